@@ -1,0 +1,172 @@
+/*
+ * model: the transformer A_theta(x, r) every task is scored with.
+ *
+ * What it does: builds the parameter layout from the config's model group
+ * and the task's input/output shape (struct model_io), initialises theta as
+ * PAPER.md section 2.3 states, and runs the forward pass on a batch of
+ * sequences (fast path on OpenBLAS, one preallocated workspace, no
+ * allocation) or one token at a time with a KV cache for roll-outs.  A naive
+ * reference forward (model_ref.c) defines the semantics; tests hold the fast
+ * paths to it.  docs/model.md gives the equations and tensor names.
+ *
+ * What it does not do: generate task inputs, score outputs, or know about
+ * ES or MPI.
+ *
+ * Dimension legend (used in every shape comment):
+ *   B   sequences in a batch (B = NIn * NS: inputs x seeds)
+ *   NIn inputs in a batch, NS seeds in a batch
+ *   Lx  task tokens per sequence
+ *   L   model positions per sequence: Lx, or Lx + 1 with a first_token seed
+ *   F   float features per task token
+ *   NI  integer (index) features per task token, each with its own table
+ *   V   rows per index table (index_vocab), E columns (index_dim)
+ *   T   task token width after index embedding: NI*E + F
+ *   R   seed-encoding width: dr (every_token, per_token) or T (first_token)
+ *   S   floats per seed: R (every_token), Lx*R (per_token), T (first_token)
+ *   Din model input width per position: T + R, or T for first_token
+ *   W   width, H heads, K key size per head, Vs value size per head
+ *   M   MLP hidden width (mlp_ratio * W), O outputs per position
+ */
+#ifndef RANDES_MODEL_H
+#define RANDES_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "params.h"
+#include "rng.h"
+
+enum model_mask {
+	MODEL_MASK_CAUSAL = 0, /* position p attends to 0..p (diagonal included) */
+	MODEL_MASK_GRAPH = 1,  /* a per-input (L, L) 0/1 matrix; no implicit self */
+	MODEL_MASK_FULL = 2,   /* every position attends to every position    */
+};
+
+enum model_output {
+	MODEL_OUTPUT_LAST = 0,  /* logits of the last position only: (B, O)     */
+	MODEL_OUTPUT_EVERY = 1, /* logits of every task position: (B, Lx, O)    */
+};
+
+/* What a task feeds the model and wants back.  Filled by the task. */
+struct model_io {
+	size_t seq_len;     /* Lx */
+	size_t feat;        /* F  */
+	size_t n_index;     /* NI */
+	size_t index_vocab; /* V  */
+	size_t out_dim;     /* O  */
+	enum model_mask mask;
+	enum model_output output;
+};
+
+/* The resolved model: config + io + derived sizes.  Read-only after init. */
+struct model_spec {
+	struct model_io io;
+	size_t width, layers, heads, key_size, value_size;
+	size_t mlp_hidden;            /* M; 0 when model.mlp is false      */
+	enum model_embed embed;
+	enum model_attention attention;
+	int layernorm;
+	enum model_positional positional;
+	enum rse_kind rse_kind;
+	enum rse_placement rse_placement;
+	size_t index_dim;             /* E                                  */
+	size_t token_dim;             /* T                                  */
+	size_t rse_dim;               /* R                                  */
+	size_t seed_size;             /* S                                  */
+	size_t din;                   /* Din                                */
+	size_t seq_total;             /* L                                  */
+	double embedding_init_var;
+	double weight_init_var;
+};
+
+struct model {
+	struct model_spec spec;
+	struct params_layout layout;
+};
+
+/*
+ * Resolves the spec and builds the layout.  RANDES_ECONFIG with a message if
+ * the combination is impossible (e.g. input_embedding none with Din != W).
+ */
+int model_init(struct model *m, const struct config_model *cfg,
+	       const struct model_io *io, char *err);
+
+/* D, the number of parameters. */
+size_t model_n_params(const struct model *m);
+
+/* Initialises theta (D floats) from stream (run_seed, RNG_PURPOSE_INIT). */
+void model_init_theta(const struct model *m, uint64_t run_seed, float *theta);
+
+/* Draws one seed encoding (S floats) from s per spec.rse_kind. */
+void model_seed_sample(const struct model *m, struct rng_stream *s,
+		       float *seed);
+
+/*
+ * A batch of B = n_inputs * n_seeds sequences: sequence b = i * n_seeds + j
+ * pairs input i with seed j (so all inputs can share the same seeds, and the
+ * per-seed part of the embedding can be computed once).
+ */
+struct model_batch {
+	size_t n_inputs, n_seeds;
+	const float *feat;     /* (NIn, Lx, F), NULL when F == 0              */
+	const int32_t *index;  /* (NIn, Lx, NI), NULL when NI == 0; in [0, V) */
+	const float *seed;     /* (NS, S)                                     */
+	const uint8_t *mask;   /* (NIn, L, L) for MODEL_MASK_GRAPH, else NULL;
+				  mask[p][q] = 1: position p may attend to q  */
+};
+
+/* Scratch memory for forward passes and roll-outs, sized once. */
+struct model_ws;
+
+/*
+ * Allocates a workspace for batches processed max_seqs sequences at a time
+ * (model_forward takes any B and works through it in chunks of at most
+ * max_seqs) and for roll-outs of at most max_seqs sequences.  NULL on
+ * ENOMEM.  model_ws_bytes() tells the size it would allocate.
+ */
+struct model_ws *model_ws_new(const struct model *m, size_t max_seqs);
+size_t model_ws_bytes(const struct model *m, size_t max_seqs);
+void model_ws_free(struct model_ws *ws);
+
+/*
+ * The fast forward pass.  logits: (B, O) for MODEL_OUTPUT_LAST, (B, Lx, O)
+ * for MODEL_OUTPUT_EVERY (the seed token of first_token has no output).
+ * Makes no allocation.  Returns 0.
+ */
+int model_forward(const struct model *m, const float *theta,
+		  const struct model_batch *b, struct model_ws *ws,
+		  float *logits);
+
+/*
+ * The reference forward: plain loops, one sequence at a time, double
+ * accumulators, written for clarity.  Same contract as model_forward; it may
+ * allocate.  Returns 0 or RANDES_ENOMEM.
+ */
+int model_forward_ref(const struct model *m, const float *theta,
+		      const struct model_batch *b, float *logits);
+
+/*
+ * Roll-outs (causal mask only): B sequences grown one task token at a time
+ * with a KV cache.  begin takes the seeds (B, S); with first_token placement
+ * it processes the seed token and writes its logits (B, O) to logits and
+ * returns 1, otherwise it writes nothing and returns 0.  step appends task
+ * token t = 0, 1, ... (feat (B, F), index (B, NI)) and writes the logits of
+ * that position (B, O).  At most Lx steps.  The logits equal those of the
+ * full forward pass over the same prefix.
+ */
+int model_rollout_begin(const struct model *m, const float *theta,
+			struct model_ws *ws, size_t B, const float *seed,
+			float *logits);
+int model_rollout_step(const struct model *m, const float *theta,
+		       struct model_ws *ws, const float *feat,
+		       const int32_t *index, float *logits);
+
+/*
+ * Multiply-accumulate count of one sequence's forward pass in the paper's
+ * formulation (dense L x L attention, every position through every layer):
+ * the FLOP figure benchmarks divide by time (FLOP = 2 * MACs).
+ */
+double model_macs_per_sequence(const struct model *m);
+
+#endif
