@@ -1,8 +1,518 @@
-/* randes: the command line (placeholder until the CLI lands). */
+/*
+ * randes: the command line.
+ *
+ *   randes train CONFIG [--run-dir DIR] [--set key.path=value]... [--resume]
+ *   randes eval RUN_DIR [--seeds K] [--out FILE]
+ *   randes export RUN_DIR --out FILE
+ *   randes sweep SWEEP.yaml [--run-root DIR]
+ *   randes check-config CONFIG [--set key.path=value]...
+ *   randes --help | -h | help [COMMAND] | COMMAND --help | --version
+ *
+ * Each subcommand is one function cmd_NAME(argc, argv) with its own option
+ * parsing and help text; argv[0] is the subcommand's name.  Errors map to
+ * exit codes only through randes_err_exit_code() (docs/cli.md): 0 success,
+ * 2 bad usage or config, 3 I/O or data, 4 worker or MPI.  Usage errors name
+ * the problem and point at the command's --help.
+ *
+ * train, eval, export and sweep parse their options but do not run yet:
+ * they land with the MPI daemon (src/master, src/worker).  No MPI is called
+ * from this file.
+ */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include "common/config.h"
+#include "common/err.h"
+#include "randes_version.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help; /* printed by `randes help NAME` and NAME --help */
+};
+
+static const struct command *command_find(const char *name);
+static void print_usage(FILE *out);
+
+/* "randes CMD: message" + a pointer to the help, on stderr; returns 2. */
+static int usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...)
 {
-	fprintf(stderr, "randes: not built yet\n");
-	return 2;
+	va_list ap;
+
+	fprintf(stderr, "randes%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'randes %s%s'.\n", cmd ? cmd : "",
+		cmd ? " --help" : "--help");
+	return randes_err_exit_code(RANDES_EUSAGE);
+}
+
+/*
+ * Option scanning shared by the subcommands.  `--name VALUE` and
+ * `--name=VALUE` both work; `--` ends the options.
+ */
+struct opts {
+	const char *cmd;
+	int argc;
+	char **argv;
+	int i;           /* index of the argument being looked at */
+	int only_pos;    /* after "--": everything is positional */
+};
+
+/* 1 if argv[i] is option `name` taking a value (stored in *value, i
+ * advanced past it); 0 if it is not this option; -1 (error printed) if the
+ * value is missing. */
+static int opt_value(struct opts *o, const char *name, const char **value)
+{
+	const char *a = o->argv[o->i];
+	size_t n = strlen(name);
+
+	if (o->only_pos || strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		*value = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0')
+		return 0;
+	if (o->i + 1 >= o->argc) {
+		usage_error(o->cmd, "option '%s' needs a value", name);
+		return -1;
+	}
+	o->i++;
+	*value = o->argv[o->i];
+	return 1;
+}
+
+/* 1 if argv[i] is the flag `name`; -1 (error printed) for `name=...`. */
+static int opt_flag(struct opts *o, const char *name)
+{
+	const char *a = o->argv[o->i];
+	size_t n = strlen(name);
+
+	if (o->only_pos || strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		usage_error(o->cmd, "option '%s' takes no value", name);
+		return -1;
+	}
+	return a[n] == '\0';
+}
+
+/* Strict positive integer for --seeds: digits only, 1..UINT32_MAX. */
+static int parse_count(const char *s, uint32_t *out)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (unsigned long long)(*p - '0');
+		if (v > UINT32_MAX)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Prints a refused config; the message already names file:line:col. */
+static int report_config_error(const char *cmd, int rc, const char *err)
+{
+	fprintf(stderr, "%s\n", err);
+	if (rc == RANDES_ECONFIG)
+		fprintf(stderr,
+			"randes %s: config refused; docs/config.md lists "
+			"every key, its type and its range\n",
+			cmd);
+	return randes_err_exit_code(rc);
+}
+
+static int help_requested(struct opts *o)
+{
+	const char *a = o->argv[o->i];
+
+	return !o->only_pos && (strcmp(a, "--help") == 0 ||
+				strcmp(a, "-h") == 0);
+}
+
+static int print_command_help(const char *name)
+{
+	const struct command *c = command_find(name);
+
+	fputs(c->help, stdout);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const char help_train[] =
+	"Usage: randes train CONFIG [--run-dir DIR] [--set key.path=value]... "
+	"[--resume]\n"
+	"\n"
+	"Trains the model of CONFIG by evolution strategies.  Launch it under\n"
+	"mpirun or srun; every rank evaluates perturbations, rank 0 also\n"
+	"updates and writes the run directory.\n"
+	"\n"
+	"  --run-dir DIR          where to write (default runs/<run.name>)\n"
+	"  --set key.path=value   override a config key (repeatable; the value\n"
+	"                         is YAML: --set eval.majority=[1,3])\n"
+	"  --resume               continue from the run directory's checkpoint\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Not implemented yet: lands with the daemon.\n";
+
+static int cmd_train(int argc, char **argv)
+{
+	struct opts o = {.cmd = "train", .argc = argc, .argv = argv};
+	const char *config = NULL, *run_dir = NULL, *v;
+	const char **sets = calloc((size_t)argc, sizeof(*sets));
+	size_t n_sets = 0;
+	int resume = 0, rc, r;
+	struct config cfg;
+	char err[RANDES_ERR_LEN];
+
+	if (!sets)
+		return randes_err_exit_code(RANDES_ENOMEM);
+	for (o.i = 1; o.i < argc; o.i++) {
+		const char *a = argv[o.i];
+		if (help_requested(&o)) {
+			free(sets);
+			return print_command_help("train");
+		}
+		if (!o.only_pos && strcmp(a, "--") == 0) {
+			o.only_pos = 1;
+		} else if ((r = opt_value(&o, "--run-dir", &run_dir)) != 0) {
+			if (r < 0)
+				goto usage;
+		} else if ((r = opt_value(&o, "--set", &v)) != 0) {
+			if (r < 0)
+				goto usage;
+			sets[n_sets++] = v;
+		} else if ((r = opt_flag(&o, "--resume")) != 0) {
+			if (r < 0)
+				goto usage;
+			resume = 1;
+		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0') {
+			usage_error("train", "unknown option '%s'", a);
+			goto usage;
+		} else if (!config) {
+			config = a;
+		} else {
+			usage_error("train", "unexpected argument '%s'", a);
+			goto usage;
+		}
+	}
+	if (!config) {
+		usage_error("train", "missing the CONFIG argument");
+		goto usage;
+	}
+
+	/* A bad config is refused now, before anything else. */
+	rc = config_load_file(&cfg, config, sets, n_sets, err);
+	free(sets);
+	if (rc)
+		return report_config_error("train", rc, err);
+	(void)run_dir;
+	(void)resume;
+	fprintf(stderr, "randes train: not implemented yet (lands with the "
+			"daemon)\n");
+	return randes_err_exit_code(RANDES_EUSAGE);
+usage:
+	free(sets);
+	return randes_err_exit_code(RANDES_EUSAGE);
+}
+
+static const char help_check_config[] =
+	"Usage: randes check-config CONFIG [--set key.path=value]...\n"
+	"\n"
+	"Loads CONFIG strictly, applies the overrides, and prints the resolved\n"
+	"config (every key, defaults included) as YAML on stdout.  The output\n"
+	"loads back to the same config.  A bad config is reported on stderr as\n"
+	"FILE:LINE:COL: key.path: expected ..., got '...' with exit code 2.\n"
+	"\n"
+	"  --set key.path=value   override a config key (repeatable)\n"
+	"  -h, --help             show this help\n";
+
+static int cmd_check_config(int argc, char **argv)
+{
+	struct opts o = {.cmd = "check-config", .argc = argc, .argv = argv};
+	const char *config = NULL, *v;
+	const char **sets = calloc((size_t)argc, sizeof(*sets));
+	size_t n_sets = 0;
+	int rc, r;
+	struct config cfg;
+	char err[RANDES_ERR_LEN];
+
+	if (!sets)
+		return randes_err_exit_code(RANDES_ENOMEM);
+	for (o.i = 1; o.i < argc; o.i++) {
+		const char *a = argv[o.i];
+		if (help_requested(&o)) {
+			free(sets);
+			return print_command_help("check-config");
+		}
+		if (!o.only_pos && strcmp(a, "--") == 0) {
+			o.only_pos = 1;
+		} else if ((r = opt_value(&o, "--set", &v)) != 0) {
+			if (r < 0)
+				goto usage;
+			sets[n_sets++] = v;
+		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0') {
+			usage_error("check-config", "unknown option '%s'", a);
+			goto usage;
+		} else if (!config) {
+			config = a;
+		} else {
+			usage_error("check-config", "unexpected argument '%s'",
+				    a);
+			goto usage;
+		}
+	}
+	if (!config) {
+		usage_error("check-config", "missing the CONFIG argument");
+		goto usage;
+	}
+	rc = config_load_file(&cfg, config, sets, n_sets, err);
+	free(sets);
+	if (rc)
+		return report_config_error("check-config", rc, err);
+	rc = config_write_yaml(&cfg, stdout);
+	if (rc) {
+		fprintf(stderr, "randes check-config: cannot write to stdout\n");
+		return randes_err_exit_code(rc);
+	}
+	return 0;
+usage:
+	free(sets);
+	return randes_err_exit_code(RANDES_EUSAGE);
+}
+
+static const char help_eval[] =
+	"Usage: randes eval RUN_DIR [--seeds K] [--out FILE]\n"
+	"\n"
+	"Runs the evaluation protocol (average, 5th percentile, worst case,\n"
+	"majority votes) on the trained model of RUN_DIR.\n"
+	"\n"
+	"  --seeds K     evaluation seeds per input (default: eval.seeds)\n"
+	"  --out FILE    where to write the JSON (default RUN_DIR/eval.json)\n"
+	"  -h, --help    show this help\n"
+	"\n"
+	"Not implemented yet: lands with the daemon.\n";
+
+static int cmd_eval(int argc, char **argv)
+{
+	struct opts o = {.cmd = "eval", .argc = argc, .argv = argv};
+	const char *run_dir = NULL, *out = NULL, *seeds_arg = NULL;
+	uint32_t seeds = 0;
+	int r;
+
+	for (o.i = 1; o.i < argc; o.i++) {
+		const char *a = argv[o.i];
+		if (help_requested(&o))
+			return print_command_help("eval");
+		if (!o.only_pos && strcmp(a, "--") == 0)
+			o.only_pos = 1;
+		else if ((r = opt_value(&o, "--seeds", &seeds_arg)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+			if (parse_count(seeds_arg, &seeds) != 0)
+				return usage_error("eval",
+						   "--seeds expects an integer "
+						   ">= 1, got '%s'",
+						   seeds_arg);
+		} else if ((r = opt_value(&o, "--out", &out)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
+			return usage_error("eval", "unknown option '%s'", a);
+		else if (!run_dir)
+			run_dir = a;
+		else
+			return usage_error("eval", "unexpected argument '%s'",
+					   a);
+	}
+	if (!run_dir)
+		return usage_error("eval", "missing the RUN_DIR argument");
+	fprintf(stderr, "randes eval: not implemented yet (lands with the "
+			"daemon)\n");
+	return randes_err_exit_code(RANDES_EUSAGE);
+}
+
+static const char help_export[] =
+	"Usage: randes export RUN_DIR --out FILE\n"
+	"\n"
+	"Writes the trained model of RUN_DIR as safetensors (tensor names in\n"
+	"docs/model.md; run seed and r0 in the metadata).\n"
+	"\n"
+	"  --out FILE    the .safetensors file to write (required)\n"
+	"  -h, --help    show this help\n"
+	"\n"
+	"Not implemented yet: lands with the daemon.\n";
+
+static int cmd_export(int argc, char **argv)
+{
+	struct opts o = {.cmd = "export", .argc = argc, .argv = argv};
+	const char *run_dir = NULL, *out = NULL;
+	int r;
+
+	for (o.i = 1; o.i < argc; o.i++) {
+		const char *a = argv[o.i];
+		if (help_requested(&o))
+			return print_command_help("export");
+		if (!o.only_pos && strcmp(a, "--") == 0)
+			o.only_pos = 1;
+		else if ((r = opt_value(&o, "--out", &out)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
+			return usage_error("export", "unknown option '%s'", a);
+		else if (!run_dir)
+			run_dir = a;
+		else
+			return usage_error("export",
+					   "unexpected argument '%s'", a);
+	}
+	if (!run_dir)
+		return usage_error("export", "missing the RUN_DIR argument");
+	if (!out || !*out)
+		return usage_error("export", "missing the --out FILE option");
+	fprintf(stderr, "randes export: not implemented yet (lands with the "
+			"daemon)\n");
+	return randes_err_exit_code(RANDES_EUSAGE);
+}
+
+static const char help_sweep[] =
+	"Usage: randes sweep SWEEP.yaml [--run-root DIR]\n"
+	"\n"
+	"Runs a grid of trainings (base config x overrides) and writes a\n"
+	"summary of their evaluations.\n"
+	"\n"
+	"  --run-root DIR   parent directory of the runs (default runs/)\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"Not implemented yet: lands with the daemon.\n";
+
+static int cmd_sweep(int argc, char **argv)
+{
+	struct opts o = {.cmd = "sweep", .argc = argc, .argv = argv};
+	const char *sweep = NULL, *root = NULL;
+	int r;
+
+	for (o.i = 1; o.i < argc; o.i++) {
+		const char *a = argv[o.i];
+		if (help_requested(&o))
+			return print_command_help("sweep");
+		if (!o.only_pos && strcmp(a, "--") == 0)
+			o.only_pos = 1;
+		else if ((r = opt_value(&o, "--run-root", &root)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
+			return usage_error("sweep", "unknown option '%s'", a);
+		else if (!sweep)
+			sweep = a;
+		else
+			return usage_error("sweep", "unexpected argument '%s'",
+					   a);
+	}
+	if (!sweep)
+		return usage_error("sweep", "missing the SWEEP.yaml argument");
+	fprintf(stderr, "randes sweep: not implemented yet (lands with the "
+			"daemon)\n");
+	return randes_err_exit_code(RANDES_EUSAGE);
+}
+
+static const char help_help[] =
+	"Usage: randes help [COMMAND]\n"
+	"\n"
+	"Shows the overview, or the help of COMMAND.\n";
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (argc > 2)
+		return usage_error("help", "unexpected argument '%s'", argv[2]);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return print_command_help("help");
+	if (!command_find(argv[1]))
+		return usage_error("help", "unknown command '%s'", argv[1]);
+	return print_command_help(argv[1]);
+}
+
+static const struct command commands[] = {
+	{"train", cmd_train, help_train},
+	{"eval", cmd_eval, help_eval},
+	{"export", cmd_export, help_export},
+	{"sweep", cmd_sweep, help_sweep},
+	{"check-config", cmd_check_config, help_check_config},
+	{"help", cmd_help, help_help},
+};
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+	fputs("Usage: randes COMMAND [ARGS]...\n"
+	      "\n"
+	      "Trains small transformers by evolution strategies over MPI to\n"
+	      "become randomized algorithms (von Oswald et al., ICLR 2025).\n"
+	      "\n"
+	      "Commands:\n"
+	      "  train CONFIG          train a model (under mpirun or srun)\n"
+	      "  eval RUN_DIR          run the evaluation protocol on a run\n"
+	      "  export RUN_DIR        write a run's model as safetensors\n"
+	      "  sweep SWEEP.yaml      run a grid of trainings, summarize them\n"
+	      "  check-config CONFIG   validate a config, print it resolved\n"
+	      "  help [COMMAND]        show this overview or a command's help\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help            show this help\n"
+	      "  --version             print the version\n"
+	      "\n"
+	      "Exit codes: 0 success, 2 bad usage or config, 3 I/O or data\n"
+	      "error, 4 worker or MPI failure (docs/cli.md).\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return randes_err_exit_code(RANDES_EUSAGE);
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("randes %s\n", RANDES_VERSION);
+		return 0;
+	}
+	if (argv[1][0] == '-')
+		return usage_error(NULL, "unknown option '%s'", argv[1]);
+	c = command_find(argv[1]);
+	if (!c)
+		return usage_error(NULL, "unknown command '%s'", argv[1]);
+	return c->run(argc - 1, argv + 1);
 }
