@@ -1,0 +1,693 @@
+/*
+ * es: OpenAI-ES and PGPE with antithetic sampling, fitness shaping and the
+ * Adam / SGD / ClipUp optimizers (see es.h; every formula, with its
+ * reasons, in docs/es.md).
+ *
+ * Determinism rules followed throughout: the noise of pair k is rebuilt
+ * from (run seed, NOISE, g, k) and accumulated for k = 0, 1, 2, ... in that
+ * order; every sum over pairs or parameters runs in index order in a double
+ * accumulator; the rank sort is a stable merge sort with a total order, so
+ * its result does not depend on the sort algorithm; no threads.
+ */
+#include "es.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "rng.h"
+
+/* --- setup ------------------------------------------------------------ */
+
+void es_free(struct es *es)
+{
+	if (!es)
+		return;
+	free(es->theta);
+	free(es->sigma);
+	free(es->adam_m);
+	free(es->adam_v);
+	free(es->velocity);
+	free(es->noise);
+	free(es->grad);
+	free(es->step);
+	free(es->sgrad);
+	free(es->shaped);
+	free(es->order);
+	memset(es, 0, sizeof(*es));
+}
+
+/* Checks the cfg->es fields es uses; RANDES_ECONFIG with the key named. */
+static int es_config_check(const struct config *cfg, size_t dim, char *err)
+{
+	const struct config_es *c = &cfg->es;
+	double sigma0 = sched_at(&c->sigma, 0);
+
+	if (dim == 0)
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es: the model has no parameters (D = 0)");
+	if (c->strategy != ES_STRATEGY_OPENAI_ES &&
+	    c->strategy != ES_STRATEGY_PGPE)
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.strategy: unknown value %d",
+				   (int)c->strategy);
+	if (c->optimizer != ES_OPTIMIZER_ADAM &&
+	    c->optimizer != ES_OPTIMIZER_SGD &&
+	    c->optimizer != ES_OPTIMIZER_CLIPUP)
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.optimizer: unknown value %d",
+				   (int)c->optimizer);
+	if (c->shaping != ES_SHAPING_CENTERED_RANKS &&
+	    c->shaping != ES_SHAPING_NONE &&
+	    c->shaping != ES_SHAPING_NORMALIZED)
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.shaping: unknown value %d",
+				   (int)c->shaping);
+	if (c->population < 2 || c->population % 2 != 0)
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.population: expected an even number "
+				   ">= 2 (antithetic pairs), got %u",
+				   c->population);
+	if (!isfinite(sigma0) || sigma0 <= 0)
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.sigma: expected a positive finite "
+				   "value at generation 0, got %g",
+				   sigma0);
+	if (c->optimizer == ES_OPTIMIZER_ADAM &&
+	    (!(c->beta1 >= 0 && c->beta1 < 1) ||
+	     !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0)))
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.beta1/beta2/eps: expected 0 <= beta "
+				   "< 1 and eps > 0, got %g/%g/%g",
+				   c->beta1, c->beta2, c->eps);
+	if (!(c->momentum >= 0 && c->momentum < 1))
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.momentum: expected 0 <= momentum < 1, "
+				   "got %g",
+				   c->momentum);
+	if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay))
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.weight_decay: expected >= 0, got %g",
+				   c->weight_decay);
+	if (c->strategy == ES_STRATEGY_PGPE &&
+	    (!(c->sigma_lr >= 0) || !isfinite(c->sigma_lr) ||
+	     !(c->sigma_max_change >= 0 && c->sigma_max_change <= 1) ||
+	     !(c->sigma_min >= 0) || !isfinite(c->sigma_min)))
+		return randes_errf(err, RANDES_ECONFIG,
+				   "es.sigma_lr/sigma_max_change/sigma_min: "
+				   "expected >= 0, 0..1, >= 0; got %g/%g/%g",
+				   c->sigma_lr, c->sigma_max_change,
+				   c->sigma_min);
+	return 0;
+}
+
+int es_init(struct es *es, const struct config *cfg, const float *theta0,
+	    size_t dim, char *err)
+{
+	size_t P = cfg->es.population;
+	int rc;
+
+	memset(es, 0, sizeof(*es));
+	rc = es_config_check(cfg, dim, err);
+	if (rc < 0)
+		goto fail;
+	for (size_t i = 0; i < dim; i++) {
+		if (!isfinite(theta0[i])) {
+			rc = randes_errf(err, RANDES_EDATA,
+					 "es: initial parameter %zu is not "
+					 "finite",
+					 i);
+			goto fail;
+		}
+	}
+	es->strategy = cfg->es.strategy;
+	es->optimizer = cfg->es.optimizer;
+	es->dim = dim;
+	es->population = P;
+	es->run_seed = cfg->run.seed;
+	es->steps = 0;
+	es->theta = malloc(dim * sizeof(float));
+	es->noise = malloc(dim * sizeof(float));
+	es->grad = calloc(dim, sizeof(double));
+	es->step = calloc(dim, sizeof(double));
+	es->shaped = calloc(P, sizeof(double));
+	es->order = calloc(2 * P, sizeof(size_t));
+	if (!es->theta || !es->noise || !es->grad || !es->step ||
+	    !es->shaped || !es->order)
+		goto nomem;
+	memcpy(es->theta, theta0, dim * sizeof(float));
+	if (es->strategy == ES_STRATEGY_PGPE) {
+		float s0 = (float)sched_at(&cfg->es.sigma, 0);
+		es->sigma = malloc(dim * sizeof(float));
+		es->sgrad = calloc(dim, sizeof(double));
+		if (!es->sigma || !es->sgrad)
+			goto nomem;
+		for (size_t i = 0; i < dim; i++)
+			es->sigma[i] = s0;
+	}
+	if (es->optimizer == ES_OPTIMIZER_ADAM) {
+		es->adam_m = calloc(dim, sizeof(double));
+		es->adam_v = calloc(dim, sizeof(double));
+		if (!es->adam_m || !es->adam_v)
+			goto nomem;
+	} else {
+		es->velocity = calloc(dim, sizeof(double));
+		if (!es->velocity)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	rc = randes_errf(err, RANDES_ENOMEM,
+			 "es: out of memory for the state of D = %zu, P = %zu",
+			 dim, P);
+fail:
+	es_free(es);
+	return rc;
+}
+
+/* --- members -------------------------------------------------------------- */
+
+void es_view_get(const struct es *es, const struct config *cfg, uint32_t g,
+		 struct es_view *view)
+{
+	view->run_seed = es->run_seed;
+	view->generation = g;
+	view->dim = es->dim;
+	view->center = es->theta;
+	if (es->strategy == ES_STRATEGY_PGPE) {
+		view->sigma_vec = es->sigma;
+		view->sigma = 0;
+	} else {
+		view->sigma_vec = NULL;
+		view->sigma = sched_at(&cfg->es.sigma, g);
+	}
+}
+
+void es_member_pair(const struct es_view *view, uint32_t k, float *noise,
+		    float *out_plus, float *out_minus)
+{
+	size_t D = view->dim;
+
+	rng_normal_fill(view->run_seed, RNG_PURPOSE_NOISE, view->generation, k,
+			noise, D);
+	for (size_t i = 0; i < D; i++) {
+		double s = view->sigma_vec ? (double)view->sigma_vec[i]
+					   : view->sigma;
+		double x = s * (double)noise[i];
+		double c = (double)view->center[i];
+		if (out_plus)
+			out_plus[i] = (float)(c + x);
+		if (out_minus)
+			out_minus[i] = (float)(c - x);
+	}
+}
+
+void es_member(const struct es_view *view, uint32_t k, int sign,
+	       float *noise, float *out)
+{
+	RANDES_ASSERT(sign == 1 || sign == -1);
+	if (sign > 0)
+		es_member_pair(view, k, noise, out, NULL);
+	else
+		es_member_pair(view, k, noise, NULL, out);
+}
+
+/* --- fitness shaping ------------------------------------------------------ */
+
+/* The rank order: non-finite below finite, then by value.  Returns < 0 if
+ * score a must come before score b, > 0 after, 0 if they tie. */
+static int score_cmp(float a, float b)
+{
+	int fa = isfinite(a), fb = isfinite(b);
+
+	if (fa != fb)
+		return fa ? 1 : -1;
+	if (!fa)
+		return 0;
+	return (a > b) - (a < b);
+}
+
+/* Stable bottom-up merge sort of indices 0..n-1 by score_cmp: ties keep
+ * index order.  order holds 2n entries; the result is in order[0..n). */
+static void rank_sort(const float *f, size_t n, size_t *order)
+{
+	size_t *src = order, *dst = order + n;
+
+	for (size_t i = 0; i < n; i++)
+		src[i] = i;
+	for (size_t width = 1; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n;
+			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+			size_t a = lo, b = mid, o = lo;
+			while (a < mid && b < hi) {
+				/* <= 0 takes the left run on ties: stable */
+				if (score_cmp(f[src[a]], f[src[b]]) <= 0)
+					dst[o++] = src[a++];
+				else
+					dst[o++] = src[b++];
+			}
+			while (a < mid)
+				dst[o++] = src[a++];
+			while (b < hi)
+				dst[o++] = src[b++];
+		}
+		size_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != order)
+		memcpy(order, src, n * sizeof(size_t));
+}
+
+size_t es_shape(enum es_shaping shaping, const float *fitness, size_t n,
+		double *u, size_t *order)
+{
+	size_t n_bad = 0, n_good = 0;
+	double worst = 0, sum = 0, mean, var = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		if (!isfinite(fitness[j])) {
+			n_bad++;
+			continue;
+		}
+		if (n_good == 0 || fitness[j] < worst)
+			worst = fitness[j];
+		n_good++;
+	}
+	switch (shaping) {
+	case ES_SHAPING_CENTERED_RANKS:
+		rank_sort(fitness, n, order);
+		for (size_t r = 0; r < n; r++)
+			u[order[r]] = n > 1 ? (double)r / (double)(n - 1) - 0.5
+					    : 0.0;
+		break;
+	case ES_SHAPING_NONE:
+	case ES_SHAPING_NORMALIZED:
+		for (size_t j = 0; j < n; j++)
+			u[j] = n_good == 0		 ? 0.0
+			       : isfinite(fitness[j]) ? (double)fitness[j]
+						      : worst;
+		if (shaping == ES_SHAPING_NONE)
+			break;
+		for (size_t j = 0; j < n; j++)
+			sum += u[j];
+		mean = n > 0 ? sum / (double)n : 0.0;
+		for (size_t j = 0; j < n; j++)
+			var += (u[j] - mean) * (u[j] - mean);
+		var = n > 0 ? var / (double)n : 0.0;
+		for (size_t j = 0; j < n; j++)
+			u[j] = var > 0 ? (u[j] - mean) / sqrt(var) : 0.0;
+		break;
+	default:
+		RANDES_ASSERT(!"unknown es_shaping");
+	}
+	return n_bad;
+}
+
+/* --- the update ------------------------------------------------------- */
+
+/* ‖x‖₂ in index order. */
+static double norm2(const double *x, size_t n)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += x[i] * x[i];
+	return sqrt(s);
+}
+
+/* Turns the gradient es->grad into the centre step es->step (ascent) and
+ * advances the optimizer state.  lr = lr(g). */
+static void optimizer_step(struct es *es, const struct config_es *c,
+			   double lr)
+{
+	const double *g = es->grad;
+	double *step = es->step;
+	size_t D = es->dim;
+
+	switch (es->optimizer) {
+	case ES_OPTIMIZER_ADAM: {
+		double t = (double)(es->steps + 1);
+		double bc1 = 1.0 - pow(c->beta1, t);
+		double bc2 = 1.0 - pow(c->beta2, t);
+		for (size_t i = 0; i < D; i++) {
+			double m = c->beta1 * es->adam_m[i] +
+				   (1.0 - c->beta1) * g[i];
+			double v = c->beta2 * es->adam_v[i] +
+				   (1.0 - c->beta2) * g[i] * g[i];
+			es->adam_m[i] = m;
+			es->adam_v[i] = v;
+			step[i] = lr * (m / bc1) / (sqrt(v / bc2) + c->eps);
+		}
+		break;
+	}
+	case ES_OPTIMIZER_SGD:
+		/* PyTorch-style momentum: buf = μ·buf + g; step = lr·buf. */
+		for (size_t i = 0; i < D; i++) {
+			es->velocity[i] = c->momentum * es->velocity[i] + g[i];
+			step[i] = lr * es->velocity[i];
+		}
+		break;
+	case ES_OPTIMIZER_CLIPUP: {
+		/* Toklu et al. 2020: v <- m·v + lr·g/‖g‖; clip ‖v‖ to
+		 * max_speed; θ += v.  max_speed <= 0 means 2·lr. */
+		double gn = norm2(g, D), vn;
+		double vmax = c->max_speed > 0 ? c->max_speed : 2.0 * lr;
+		for (size_t i = 0; i < D; i++)
+			es->velocity[i] = c->momentum * es->velocity[i] +
+					  (gn > 0 ? lr * (g[i] / gn) : 0.0);
+		vn = norm2(es->velocity, D);
+		if (vn > vmax) {
+			double scale = vmax / vn;
+			for (size_t i = 0; i < D; i++)
+				es->velocity[i] *= scale;
+		}
+		for (size_t i = 0; i < D; i++)
+			step[i] = es->velocity[i];
+		break;
+	}
+	default:
+		RANDES_ASSERT(!"unknown es_optimizer");
+	}
+	es->steps++;
+}
+
+int es_update(struct es *es, const struct config *cfg, uint32_t g,
+	      const float *fitness, struct es_stats *stats)
+{
+	const struct config_es *c = &cfg->es;
+	size_t D = es->dim, P = es->population, pairs = P / 2;
+	int pgpe = es->strategy == ES_STRATEGY_PGPE;
+	double lr = sched_at(&c->lr, g);
+	double sigma_g = pgpe ? 0.0 : sched_at(&c->sigma, g);
+	double fmin = NAN, fmax = NAN, fsum = 0, b = 0, dsum = 0;
+	size_t n_good = 0, n_bad;
+	struct es_stats st;
+
+	RANDES_ASSERT(c->strategy == es->strategy);
+	RANDES_ASSERT(c->optimizer == es->optimizer);
+	RANDES_ASSERT(c->population == P);
+	RANDES_ASSERT(isfinite(lr) && lr >= 0);
+	RANDES_ASSERT(pgpe || (isfinite(sigma_g) && sigma_g > 0));
+
+	memset(&st, 0, sizeof(st));
+	st.lr = lr;
+	for (size_t j = 0; j < P; j++) {
+		double f = fitness[j];
+		if (!isfinite(f))
+			continue;
+		if (n_good == 0 || f < fmin)
+			fmin = f;
+		if (n_good == 0 || f > fmax)
+			fmax = f;
+		fsum += f;
+		n_good++;
+	}
+	st.fit_min = fmin;
+	st.fit_max = fmax;
+	st.fit_mean = n_good ? fsum / (double)n_good : NAN;
+	st.n_nonfinite = P - n_good;
+	if (n_good == 0) {
+		st.skipped = 1;
+		goto stats_out;
+	}
+
+	/* Shaped fitness u; pgpe's baseline b is the mean of all P. */
+	n_bad = es_shape(c->shaping, fitness, P, es->shaped, es->order);
+	RANDES_ASSERT(n_bad == st.n_nonfinite);
+	if (pgpe) {
+		for (size_t j = 0; j < P; j++)
+			b += es->shaped[j];
+		b /= (double)P;
+	}
+
+	/* grad_i = Σ_k w_k ε_k,i with w_k = u⁺_k − u⁻_k; for pgpe also
+	 * sgrad_i = Σ_k s_k (ε_k,i² − 1) with s_k = ½(u⁺_k + u⁻_k) − b.
+	 * k ascending: the fixed order that makes the sum rank-independent.
+	 * A pair with w_k = s_k = 0 adds only zeros and is skipped (the sum
+	 * starts at +0, so this is bitwise the same). */
+	memset(es->grad, 0, D * sizeof(double));
+	if (pgpe)
+		memset(es->sgrad, 0, D * sizeof(double));
+	for (size_t k = 0; k < pairs; k++) {
+		double w = es->shaped[2 * k] - es->shaped[2 * k + 1];
+		double s = pgpe ? 0.5 * (es->shaped[2 * k] +
+					 es->shaped[2 * k + 1]) - b
+				: 0.0;
+		if (w == 0 && s == 0)
+			continue;
+		rng_normal_fill(es->run_seed, RNG_PURPOSE_NOISE, g,
+				(uint32_t)k, es->noise, D);
+		for (size_t i = 0; i < D; i++)
+			es->grad[i] += w * (double)es->noise[i];
+		if (pgpe) {
+			for (size_t i = 0; i < D; i++) {
+				double e = es->noise[i];
+				es->sgrad[i] += s * (e * e - 1.0);
+			}
+		}
+	}
+
+	/* The centre gradient (ascent direction). */
+	if (pgpe) {
+		/* mean_k ½ w_k σ_i ε_k,i = σ_i Σ_k w_k ε_k,i / P */
+		for (size_t i = 0; i < D; i++)
+			es->grad[i] = (double)es->sigma[i] * es->grad[i] /
+				      (double)P;
+	} else {
+		/* 1/(Pσ) Σ_k w_k ε_k */
+		for (size_t i = 0; i < D; i++)
+			es->grad[i] = es->grad[i] / ((double)P * sigma_g);
+	}
+	st.grad_norm = norm2(es->grad, D);
+
+	optimizer_step(es, c, lr);
+
+	/* θ ← θ + step − lr·wd·θ (decoupled weight decay, from the old θ). */
+	for (size_t i = 0; i < D; i++) {
+		double t = es->theta[i];
+		double d = es->step[i] - lr * c->weight_decay * t;
+		float nt = (float)(t + d);
+		/* Finite fitness and finite noise give a finite step unless
+		 * the optimizer diverged (e.g. SGD with raw fitness of
+		 * 1e300): stop loudly rather than continue with inf. */
+		RANDES_ASSERT(isfinite(nt));
+		es->theta[i] = nt;
+		dsum += d * d;
+	}
+	st.update_norm = sqrt(dsum);
+
+	/* pgpe σ: Δ_i = mean_k s_k((σ_i ε)² − σ_i²)/σ_i = σ_i Σ_k s_k(ε² − 1)
+	 * / (P/2); σ ← clip(σ + η_σ Δ, (1−c)σ, (1+c)σ), then ≥ sigma_min.
+	 * Plus sign: fitness is maximised, so σ grows when members far from
+	 * the centre (ε² > 1) score above the baseline. */
+	if (pgpe) {
+		for (size_t i = 0; i < D; i++) {
+			double s = es->sigma[i];
+			double delta = s * es->sgrad[i] / (double)pairs;
+			double ns = s + c->sigma_lr * delta;
+			double lo = (1.0 - c->sigma_max_change) * s;
+			double hi = (1.0 + c->sigma_max_change) * s;
+			ns = ns < lo ? lo : ns > hi ? hi : ns;
+			if (ns < c->sigma_min)
+				ns = c->sigma_min;
+			RANDES_ASSERT(isfinite(ns));
+			es->sigma[i] = (float)ns;
+		}
+	}
+
+stats_out:
+	if (pgpe) {
+		double ssum = 0, smin = es->sigma[0], smax = es->sigma[0];
+		for (size_t i = 0; i < D; i++) {
+			double s = es->sigma[i];
+			ssum += s;
+			if (s < smin)
+				smin = s;
+			if (s > smax)
+				smax = s;
+		}
+		st.sigma_mean = ssum / (double)D;
+		st.sigma_min = smin;
+		st.sigma_max = smax;
+	} else {
+		st.sigma_mean = st.sigma_min = st.sigma_max = sigma_g;
+	}
+	if (stats)
+		*stats = st;
+	return st.skipped;
+}
+
+/* --- checkpoint sections ---------------------------------------------------- */
+
+int es_state_export(const struct es *es, struct checkpoint *ck, char *err)
+{
+	/* The arrays are borrowed; meta lives on this stack frame, so it is
+	 * copied (copy = 1). */
+	uint64_t meta[6] = {ES_STATE_VERSION, (uint64_t)es->strategy,
+			    (uint64_t)es->optimizer, (uint64_t)es->dim,
+			    (uint64_t)es->population, es->steps};
+	size_t D = es->dim;
+	int rc;
+
+	ck->dim = D;
+	rc = checkpoint_section_add(ck, "es.meta", CHECKPOINT_TYPE_U64, meta,
+				    6, 1, err);
+	if (rc < 0)
+		goto fail;
+	rc = checkpoint_section_add(ck, "es.theta", CHECKPOINT_TYPE_F32,
+				    es->theta, D, 0, err);
+	if (rc < 0)
+		goto fail;
+	if (es->sigma) {
+		rc = checkpoint_section_add(ck, "es.sigma", CHECKPOINT_TYPE_F32,
+					    es->sigma, D, 0, err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (es->adam_m) {
+		rc = checkpoint_section_add(ck, "es.adam_m",
+					    CHECKPOINT_TYPE_F64, es->adam_m, D,
+					    0, err);
+		if (rc < 0)
+			goto fail;
+		rc = checkpoint_section_add(ck, "es.adam_v",
+					    CHECKPOINT_TYPE_F64, es->adam_v, D,
+					    0, err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (es->velocity) {
+		rc = checkpoint_section_add(ck, "es.velocity",
+					    CHECKPOINT_TYPE_F64, es->velocity,
+					    D, 0, err);
+		if (rc < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	return rc;
+}
+
+/* 1 if all n floats are finite (and > 0 when positive is set). */
+static int floats_ok(const float *x, size_t n, int positive)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(x[i]) || (positive && !(x[i] > 0)))
+			return 0;
+	}
+	return 1;
+}
+
+static int doubles_ok(const double *x, size_t n, int nonneg)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(x[i]) || (nonneg && x[i] < 0))
+			return 0;
+	}
+	return 1;
+}
+
+int es_state_import(struct es *es, const struct checkpoint *ck, char *err)
+{
+	const struct checkpoint_section *meta, *theta, *sigma = NULL;
+	const struct checkpoint_section *am = NULL, *av = NULL, *vel = NULL;
+	const uint64_t *mv;
+	size_t D = es->dim;
+	int rc = 0;
+
+	meta = checkpoint_section_expect(ck, "es.meta", CHECKPOINT_TYPE_U64, 6,
+					 &rc, err);
+	if (!meta)
+		goto fail;
+	mv = meta->data;
+	if (mv[0] != ES_STATE_VERSION || mv[1] != (uint64_t)es->strategy ||
+	    mv[2] != (uint64_t)es->optimizer || mv[3] != (uint64_t)D ||
+	    mv[4] != (uint64_t)es->population) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "checkpoint ES state (version %llu, "
+				 "strategy %llu, optimizer %llu, D %llu, P "
+				 "%llu) does not match this run (version %u, "
+				 "strategy %d, optimizer %d, D %zu, P %zu)",
+				 (unsigned long long)mv[0],
+				 (unsigned long long)mv[1],
+				 (unsigned long long)mv[2],
+				 (unsigned long long)mv[3],
+				 (unsigned long long)mv[4], ES_STATE_VERSION,
+				 (int)es->strategy, (int)es->optimizer, D,
+				 es->population);
+		goto fail;
+	}
+	theta = checkpoint_section_expect(ck, "es.theta", CHECKPOINT_TYPE_F32,
+					  D, &rc, err);
+	if (!theta)
+		goto fail;
+	if (!floats_ok(theta->data, D, 0)) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "checkpoint section 'es.theta' holds a "
+				 "non-finite value");
+		goto fail;
+	}
+	if (es->sigma) {
+		sigma = checkpoint_section_expect(ck, "es.sigma",
+						  CHECKPOINT_TYPE_F32, D, &rc,
+						  err);
+		if (!sigma)
+			goto fail;
+		if (!floats_ok(sigma->data, D, 1)) {
+			rc = randes_errf(err, RANDES_EDATA,
+					 "checkpoint section 'es.sigma' holds "
+					 "a value that is not finite and "
+					 "positive");
+			goto fail;
+		}
+	}
+	if (es->adam_m) {
+		am = checkpoint_section_expect(ck, "es.adam_m",
+					       CHECKPOINT_TYPE_F64, D, &rc,
+					       err);
+		if (!am)
+			goto fail;
+		av = checkpoint_section_expect(ck, "es.adam_v",
+					       CHECKPOINT_TYPE_F64, D, &rc,
+					       err);
+		if (!av)
+			goto fail;
+		if (!doubles_ok(am->data, D, 0) || !doubles_ok(av->data, D, 1)) {
+			rc = randes_errf(err, RANDES_EDATA,
+					 "checkpoint Adam moments hold a "
+					 "non-finite (or negative second) "
+					 "value");
+			goto fail;
+		}
+	}
+	if (es->velocity) {
+		vel = checkpoint_section_expect(ck, "es.velocity",
+						CHECKPOINT_TYPE_F64, D, &rc,
+						err);
+		if (!vel)
+			goto fail;
+		if (!doubles_ok(vel->data, D, 0)) {
+			rc = randes_errf(err, RANDES_EDATA,
+					 "checkpoint section 'es.velocity' "
+					 "holds a non-finite value");
+			goto fail;
+		}
+	}
+	/* Everything checked: now, and only now, change the state. */
+	memcpy(es->theta, theta->data, D * sizeof(float));
+	if (sigma)
+		memcpy(es->sigma, sigma->data, D * sizeof(float));
+	if (am) {
+		memcpy(es->adam_m, am->data, D * sizeof(double));
+		memcpy(es->adam_v, av->data, D * sizeof(double));
+	}
+	if (vel)
+		memcpy(es->velocity, vel->data, D * sizeof(double));
+	es->steps = mv[5];
+	return 0;
+fail:
+	return rc;
+}
