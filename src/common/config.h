@@ -240,7 +240,9 @@ int config_load_string(struct config *cfg, const char *yaml, size_t len,
 		       size_t n_overrides, char *err);
 
 /* Applies one "key.path=value" override to an already loaded config and
- * re-validates.  RANDES_ECONFIG with a message on failure. */
+ * re-validates.  RANDES_ECONFIG with a message on failure, *cfg unchanged.
+ * Only that key changes: task.kind here does not re-apply a preset (pass
+ * the override to config_load_* for that). */
 int config_apply_override(struct config *cfg, const char *override, char *err);
 
 /* Cross-field validation (also run by the loaders). */
@@ -260,7 +262,9 @@ char *config_to_yaml(const struct config *cfg);
  * A 64-bit hash of the keys that fix the meaning and shape of the trained
  * state: task.*, model.*, run.seed, es.strategy, es.optimizer,
  * es.population.  A checkpoint records it; --resume refuses a config whose
- * hash differs.  config_diff_locked() names the first differing such key.
+ * hash differs.  config_diff_locked() names the first differing such key:
+ * it returns 1 and writes the key path into key (if non-NULL), or returns
+ * 0 and writes "" when all locked keys are equal.
  */
 uint64_t config_hash_locked(const struct config *cfg);
 int config_diff_locked(const struct config *a, const struct config *b,
