@@ -14,9 +14,10 @@
  * 2 bad usage or config, 3 I/O or data, 4 worker or MPI.  Usage errors name
  * the problem and point at the command's --help.
  *
- * train, eval, export and sweep parse their options but do not run yet:
- * they land with the MPI daemon (src/master, src/worker).  No MPI is called
- * from this file.
+ * train and eval run under MPI (mpirun/srun, or alone as one rank): MPI is
+ * initialised only after the command line and the config have been
+ * checked, so a bad invocation never starts a job.  check-config and export
+ * never touch MPI.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,7 +26,13 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/log.h"
+#include "master/eval_cmd.h"
+#include "master/rundir.h"
+#include "master/signals.h"
+#include "master/train.h"
 #include "randes_version.h"
+#include "worker/comm.h"
 
 struct command {
 	const char *name;
@@ -171,6 +178,63 @@ static const char help_train[] =
 	"\n"
 	"Not implemented yet: lands with the daemon.\n";
 
+/*
+ * Starts MPI for a command that has passed every local check.  Returns 0,
+ * or the exit code to leave with.
+ */
+static int start_mpi(struct comm *comm, int *argc, char ***argv)
+{
+	char err[RANDES_ERR_LEN];
+	int rc = comm_init_world(comm, argc, argv, err);
+
+	if (rc) {
+		fprintf(stderr, "randes: %s\n", err);
+		return randes_err_exit_code(rc);
+	}
+	log_init(comm->rank, comm->rank == 0 ? "master" : "worker");
+	signals_install();
+	return 0;
+}
+
+/* Ends the program after an MPI command: the same exit code on every rank
+ * (they agreed on rc), the message once, from the rank that has it. */
+static int finish_mpi(struct comm *comm, const char *cmd, int rc,
+		      const char *err)
+{
+	if (rc && err && err[0])
+		log_msg(LOG_ERROR, "%s: %s", cmd, err);
+	comm_finalize();
+	return randes_err_exit_code(rc);
+}
+
+static int run_train(const struct config *cfg, const char *run_dir,
+		     int resume)
+{
+	struct comm comm;
+	struct train_options topt;
+	struct train_result res;
+	char dir[RUNDIR_PATH_MAX], err[RANDES_ERR_LEN] = "";
+	int argc = 0, rc;
+	char **argv = NULL;
+
+	if (run_dir)
+		snprintf(dir, sizeof(dir), "%s", run_dir);
+	else
+		rundir_default(cfg, dir, sizeof(dir));
+	rc = start_mpi(&comm, &argc, &argv);
+	if (rc)
+		return rc;
+	memset(&topt, 0, sizeof(topt));
+	topt.run_dir = dir;
+	topt.resume = resume;
+	rc = train_run(&comm, cfg, &topt, &res, err);
+	if (rc == 0 && comm.rank == 0)
+		log_msg(LOG_INFO, "%s after %llu generations: %s",
+			res.stopped ? "stopped" : "finished",
+			(unsigned long long)res.generation, dir);
+	return finish_mpi(&comm, "train", rc, err);
+}
+
 static int cmd_train(int argc, char **argv)
 {
 	struct opts o = {.cmd = "train", .argc = argc, .argv = argv};
@@ -222,11 +286,7 @@ static int cmd_train(int argc, char **argv)
 	free(sets);
 	if (rc)
 		return report_config_error("train", rc, err);
-	(void)run_dir;
-	(void)resume;
-	fprintf(stderr, "randes train: not implemented yet (lands with the "
-			"daemon)\n");
-	return randes_err_exit_code(RANDES_EUSAGE);
+	return run_train(&cfg, run_dir, resume);
 usage:
 	free(sets);
 	return randes_err_exit_code(RANDES_EUSAGE);
@@ -343,9 +403,22 @@ static int cmd_eval(int argc, char **argv)
 	}
 	if (!run_dir)
 		return usage_error("eval", "missing the RUN_DIR argument");
-	fprintf(stderr, "randes eval: not implemented yet (lands with the "
-			"daemon)\n");
-	return randes_err_exit_code(RANDES_EUSAGE);
+	{
+		struct comm comm;
+		struct eval_options eo;
+		char err[RANDES_ERR_LEN] = "";
+		int rc, margc = 0;
+		char **margv = NULL;
+
+		rc = start_mpi(&comm, &margc, &margv);
+		if (rc)
+			return rc;
+		memset(&eo, 0, sizeof(eo));
+		eo.seeds = seeds;
+		eo.out = out;
+		rc = eval_command(&comm, run_dir, &eo, err);
+		return finish_mpi(&comm, "eval", rc, err);
+	}
 }
 
 static const char help_export[] =
@@ -386,9 +459,13 @@ static int cmd_export(int argc, char **argv)
 		return usage_error("export", "missing the RUN_DIR argument");
 	if (!out || !*out)
 		return usage_error("export", "missing the --out FILE option");
-	fprintf(stderr, "randes export: not implemented yet (lands with the "
-			"daemon)\n");
-	return randes_err_exit_code(RANDES_EUSAGE);
+	{
+		char err[RANDES_ERR_LEN] = "";
+		int rc = export_command(run_dir, out, err);
+		if (rc)
+			fprintf(stderr, "randes export: %s\n", err);
+		return randes_err_exit_code(rc);
+	}
 }
 
 static const char help_sweep[] =

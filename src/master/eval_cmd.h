@@ -1,0 +1,52 @@
+/*
+ * eval_cmd: the evaluation protocol over MPI (`randes eval`, and the end of
+ * `randes train`), and the model export (`randes export`).
+ *
+ * Evaluation splits the task's evaluation set into one contiguous block of
+ * inputs per rank; each rank condenses its inputs into fixed-size records
+ * (common/evaluate.h), rank 0 gathers them, summarises, writes eval.json
+ * atomically and prints the table.  A record depends only on (config, θ,
+ * input index), so the figures do not depend on the number of ranks.
+ */
+#ifndef RANDES_EVAL_CMD_H
+#define RANDES_EVAL_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "worker/comm.h"
+
+struct eval_options {
+	uint32_t seeds;   /* K; 0: the config's eval.seeds                   */
+	const char *out;  /* eval.json path; NULL: RUN_DIR/eval.json          */
+	const char *dump; /* write model inputs/logits here (safetensors)     */
+	const char *tag;  /* progress prefix; NULL: "eval"                    */
+};
+
+/*
+ * Evaluates θ (D floats, valid on rank 0; broadcast here) under cfg on all
+ * ranks of c (collective).  Rank 0 writes the JSON and prints the table.
+ * Returns 0 or a negative enum randes_err, the same on every rank.
+ */
+int eval_run(struct comm *c, const struct config *cfg, const char *run_dir,
+	     const float *theta, size_t D, const struct eval_options *o,
+	     char *err);
+
+/*
+ * The end of a training run (collective): rank 0 exports
+ * RUN_DIR/model.safetensors; then, if `evaluate`, eval_run with the
+ * config's settings.  *evaluated is set when eval.json was written.
+ */
+int finish_run(struct comm *c, const struct config *cfg, const char *run_dir,
+	       const float *theta, size_t D, int evaluate, int *evaluated,
+	       char *err);
+
+/* `randes eval RUN_DIR` on all ranks of c (collective). */
+int eval_command(struct comm *c, const char *run_dir,
+		 const struct eval_options *o, char *err);
+
+/* `randes export RUN_DIR --out FILE` (one process, no MPI). */
+int export_command(const char *run_dir, const char *out, char *err);
+
+#endif
