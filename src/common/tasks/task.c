@@ -80,11 +80,9 @@ int task_check_model(const struct task *t, const struct model *m, char *err)
 				   "model.seed_encoding.placement: gridworld "
 				   "needs first_token (the seed token's logits "
 				   "choose the first move)");
-	if (t->kind == TASK_KIND_GRIDWORLD &&
-	    sp->attention != MODEL_ATTENTION_SOFTMAX &&
-	    sp->attention != MODEL_ATTENTION_LINEAR)
+	if (t->kind == TASK_KIND_GRIDWORLD && t->io.mask != MODEL_MASK_CAUSAL)
 		return randes_errf(err, RANDES_ECONFIG,
-				   "model.attention: unsupported for roll-outs");
+				   "gridworld: roll-outs need a causal mask");
 	if (t->mask_len && sp->seq_total != t->mask_len)
 		return randes_errf(err, RANDES_ECONFIG,
 				   "model.seed_encoding.placement: %s gives "
