@@ -89,6 +89,16 @@ int evaluate_new(struct evaluator **out, struct objective *obj,
 	ev->S = t->has_model ? obj->seed_size : 0;
 	ev->P = t->n_prob;
 	ev->n_full = t->n_eval_full;
+	if (ev->n_full > UINT32_MAX) {
+		/* stream indices (fillings, samples, majority draws) are
+		 * 32-bit */
+		rc = randes_errf(err, RANDES_ECONFIG,
+				 "evaluate: the %s evaluation set has %llu "
+				 "inputs, more than 2^32; lower "
+				 "task.eval_fillings or task.value_bits",
+				 task_name(t), (unsigned long long)ev->n_full);
+		goto fail;
+	}
 	ev->n_inputs = ev->n_full;
 	if (ev->ecfg.max_inputs > 0 && ev->ecfg.max_inputs < ev->n_full)
 		ev->n_inputs = ev->ecfg.max_inputs;
