@@ -80,9 +80,49 @@ struct model_spec {
 	double weight_init_var;
 };
 
+/* Limits of a layout (the tensor table holds PARAMS_MAX_TENSORS names). */
+#define MODEL_MAX_LAYERS 16
+#define MODEL_MAX_INDEX 8
+
+/* Where each tensor starts in theta; MODEL_ABSENT when the option that
+ * creates it is off.  Filled by model_init from the layout. */
+#define MODEL_ABSENT ((size_t)-1)
+
+struct model_layer_offsets {
+	size_t ln1_g, ln1_b;          /* (W), (W)                          */
+	size_t wq, wk, wv;            /* (W, H*K), (W, H*K), (W, H*Vs)     */
+	size_t wo;                    /* (H*Vs, W)                         */
+	size_t ln2_g, ln2_b;          /* (W), (W)                          */
+	size_t w1, b1, w2, b2;        /* (W, M), (M), (M, W), (W)          */
+};
+
+struct model_offsets {
+	size_t index[MODEL_MAX_INDEX]; /* embed.index.<k>: (V, E)          */
+	size_t embed_w, embed_b;       /* (Din, W), (W)                    */
+	size_t embed_w2, embed_b2;     /* (W, W), (W)                      */
+	size_t pos;                    /* (L, W)                           */
+	struct model_layer_offsets layer[MODEL_MAX_LAYERS];
+	size_t lnf_g, lnf_b;           /* (W), (W)                         */
+	size_t head_w, head_b;         /* (W, O), (O)                      */
+};
+
+/* How model_init_theta fills a tensor (docs/model.md, "Initialisation"). */
+enum model_init_kind {
+	MODEL_INIT_ZERO = 0,
+	MODEL_INIT_ONE = 1,
+	MODEL_INIT_TRUNC = 2, /* z ~ N(0,1) truncated to [-2, 2], times stddev */
+};
+
+struct model_init_rule {
+	enum model_init_kind kind;
+	double stddev;        /* MODEL_INIT_TRUNC: the multiplier of z      */
+};
+
 struct model {
 	struct model_spec spec;
 	struct params_layout layout;
+	struct model_offsets off;                       /* added: offsets  */
+	struct model_init_rule init[PARAMS_MAX_TENSORS]; /* per layout entry */
 };
 
 /*
@@ -161,6 +201,68 @@ int model_rollout_begin(const struct model *m, const float *theta,
 int model_rollout_step(const struct model *m, const float *theta,
 		       struct model_ws *ws, const float *feat,
 		       const int32_t *index, float *logits);
+
+/*
+ * The reference forward at every model position: logits (B, L, O), the
+ * first_token seed position included (position 0).  Same numerics as
+ * model_forward_ref (which picks positions out of this).  Tests use it to
+ * check roll-outs position by position.  Returns 0 or RANDES_ENOMEM.
+ */
+int model_forward_ref_all(const struct model *m, const float *theta,
+			  const struct model_batch *b, float *logits);
+
+/*
+ * Kernel table: the primitive operations of the fast paths.  model_forward
+ * and the roll-outs call only these, so specialised kernels (AVX-512 for a
+ * given width, ...) slot in by providing another table.  A table must keep
+ * each row's result independent of how many rows a call has (the
+ * determinism promise), unless it says otherwise.
+ */
+struct model_attn {
+	enum model_attention kind;
+	size_t heads, key_size, value_size; /* H, K, Vs                      */
+	size_t stride;       /* floats per qkv row: 2*H*K + H*Vs             */
+	float scale;         /* softmax: 1/sqrt(K) rounded to float          */
+};
+
+struct model_kernels {
+	const char *name;
+	/* floats of a packed (K, N) right-hand matrix */
+	size_t (*pack_floats)(size_t K, size_t N);
+	/* packs b (K, N), leading dimension ldb */
+	void (*pack)(size_t K, size_t N, const float *b, size_t ldb,
+		     float *packed);
+	/* out(M,N) = [out +] (a(M,K) . b(K,N) [+ bias(N)]), b packed */
+	void (*gemm)(size_t M, size_t N, size_t K, const float *a, size_t lda,
+		     const float *bpacked, const float *bias, int accumulate,
+		     float *out, size_t ldo);
+	/* x[i] = gelu_tanh(x[i]), i < n */
+	void (*gelu)(float *x, size_t n);
+	/* y(rows, W) = LayerNorm(x(rows, W)) * g + b, eps 1e-5 */
+	void (*layernorm)(size_t rows, size_t W, const float *x, size_t ldx,
+			  const float *g, const float *b, float *y,
+			  size_t ldy);
+	/*
+	 * Attention output (H*Vs) of query row p of one sequence, over key
+	 * rows j < nkeys with allow == NULL or allow[j] != 0.  qkv: (nkeys or
+	 * more, stride) rows [q (H*K) | k (H*K) | v (H*Vs)]; scratch: nkeys
+	 * floats.
+	 */
+	void (*attend)(const struct model_attn *at, const float *qkv, size_t p,
+		       size_t nkeys, const uint8_t *allow, float *out,
+		       float *scratch);
+};
+
+/* The default table: randes' ordered GEMM (blas_gemm_packed), bitwise
+ * reproducible for any batching. */
+const struct model_kernels *model_kernels_ordered(void);
+
+/* cblas_sgemm for the products: faster for some shapes, but the rounding of
+ * a sequence may depend on the batch (blas.h).  For benchmarks only. */
+const struct model_kernels *model_kernels_openblas(void);
+
+/* Selects the kernel table of a workspace (model_ws_new picks ordered). */
+void model_ws_set_kernels(struct model_ws *ws, const struct model_kernels *k);
 
 /*
  * Multiply-accumulate count of one sequence's forward pass in the paper's

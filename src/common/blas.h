@@ -1,0 +1,101 @@
+/*
+ * blas: the matrix products of randes.
+ *
+ * Two ways to compute out(M,N) = a(M,K) . b(K,N), row-major:
+ *
+ *   blas_sgemm        the one wrapper around OpenBLAS cblas_sgemm, with the
+ *                     thread count pinned to 1 (blas_init).  Fast for large
+ *                     matrices, but the rounding of a row of `out` depends
+ *                     on M and on where the row sits in `a` (OpenBLAS picks
+ *                     different micro-kernels and small-matrix paths; see
+ *                     docs/model.md "Determinism" for the measurement).  So
+ *                     the model does not use it by default: the benchmarks
+ *                     and the optional "openblas" kernel table do.
+ *
+ *   blas_gemm_packed  randes' own "ordered" GEMM.  Every output element is
+ *                     accumulated in float in the fixed order k = 0..K-1
+ *                     (s = s + a[i][k] * b[k][j], product rounded, sum
+ *                     rounded, never fused), so a row of `out` is a pure
+ *                     function of that row of `a`: it does not depend on M,
+ *                     on the position of the row, on the CPU's vector width
+ *                     (the SSE2, AVX2 and AVX-512 builds of the kernel give
+ *                     bitwise the same numbers) or on the library version.
+ *                     That is what lets model_forward promise logits that do
+ *                     not depend on the batch or the number of MPI ranks.
+ *                     b is packed first (blas_pack_b) into column panels of
+ *                     BLAS_NR floats, zero-padded.
+ *
+ * No allocation here, no printing, no MPI.
+ */
+#ifndef RANDES_BLAS_H
+#define RANDES_BLAS_H
+
+#include <stddef.h>
+
+/* Columns per packed panel of b (one 512-bit vector of floats). */
+#define BLAS_NR 16
+
+/* Instruction sets the ordered GEMM is built for; all give the same bits. */
+enum blas_isa {
+	BLAS_ISA_GENERIC = 0, /* SSE2 (x86-64 baseline) or plain C       */
+	BLAS_ISA_AVX2 = 1,
+	BLAS_ISA_AVX512 = 2,
+};
+
+/*
+ * Pins OpenBLAS to one thread (openblas_set_num_threads(1)) and picks the
+ * widest instruction set this CPU supports for the ordered kernels.
+ * Idempotent; called by model_ws_new and lazily by blas_sgemm.  One BLAS
+ * thread per rank is the DESIGN.md determinism promise (ranks x threads <=
+ * cores).
+ */
+void blas_init(void);
+
+/* OpenBLAS's name for the kernel set it uses ("SkylakeX", "Haswell", ...),
+ * or "unknown" when the BLAS is not OpenBLAS. */
+const char *blas_corename(void);
+
+/*
+ * out(M,N) = a(M,K) . b(K,N) + beta * out(M,N) through cblas_sgemm,
+ * row-major, with leading dimensions lda >= K, ldb >= N, ldo >= N.  One
+ * thread.  Rounding may depend on M (see above).
+ */
+void blas_sgemm(size_t M, size_t N, size_t K, const float *a, size_t lda,
+		const float *b, size_t ldb, float beta, float *out, size_t ldo);
+
+/* Floats needed to pack a (K, N) matrix: ceil(N / BLAS_NR) * K * BLAS_NR. */
+size_t blas_pack_floats(size_t K, size_t N);
+
+/*
+ * Packs b(K, N) (leading dimension ldb) into `packed` (blas_pack_floats
+ * floats): panel c holds columns c*NR .. c*NR+NR-1 as (K, NR), columns past
+ * N set to 0.
+ */
+void blas_pack_b(size_t K, size_t N, const float *b, size_t ldb,
+		 float *packed);
+
+/*
+ * The ordered GEMM: for every i < M, j < N
+ *     s = 0; for k = 0..K-1: s = s + a[i*lda + k] * b[k][j]
+ *     t = bias ? s + bias[j] : s
+ *     out[i*ldo + j] = accumulate ? out[i*ldo + j] + t : t
+ * with b given packed (blas_pack_b).  K may be 0 (s = 0).  Bitwise
+ * reproducible per row (see the top of this file).
+ */
+void blas_gemm_packed(size_t M, size_t N, size_t K, const float *a,
+		      size_t lda, const float *bpacked, const float *bias,
+		      int accumulate, float *out, size_t ldo);
+
+/* The instruction set the ordered kernels use now. */
+enum blas_isa blas_isa_get(void);
+
+/* "generic", "avx2" or "avx512". */
+const char *blas_isa_name(enum blas_isa isa);
+
+/*
+ * Forces an instruction set (tests compare them; benchmarks measure them).
+ * Returns 0, or -1 if this CPU lacks it (nothing changes then).
+ */
+int blas_isa_set(enum blas_isa isa);
+
+#endif
