@@ -102,6 +102,13 @@ static int es_config_check(const struct config *cfg, size_t dim, char *err)
 	return 0;
 }
 
+static int es_nomem(char *err, size_t dim, size_t P)
+{
+	return randes_errf(err, RANDES_ENOMEM,
+			   "es: out of memory for the state of D = %zu, P = %zu",
+			   dim, P);
+}
+
 int es_init(struct es *es, const struct config *cfg, const float *theta0,
 	    size_t dim, char *err)
 {
@@ -134,33 +141,37 @@ int es_init(struct es *es, const struct config *cfg, const float *theta0,
 	es->shaped = calloc(P, sizeof(double));
 	es->order = calloc(2 * P, sizeof(size_t));
 	if (!es->theta || !es->noise || !es->grad || !es->step ||
-	    !es->shaped || !es->order)
-		goto nomem;
+	    !es->shaped || !es->order) {
+		rc = es_nomem(err, dim, P);
+		goto fail;
+	}
 	memcpy(es->theta, theta0, dim * sizeof(float));
 	if (es->strategy == ES_STRATEGY_PGPE) {
 		float s0 = (float)sched_at(&cfg->es.sigma, 0);
 		es->sigma = malloc(dim * sizeof(float));
 		es->sgrad = calloc(dim, sizeof(double));
-		if (!es->sigma || !es->sgrad)
-			goto nomem;
+		if (!es->sigma || !es->sgrad) {
+			rc = es_nomem(err, dim, P);
+			goto fail;
+		}
 		for (size_t i = 0; i < dim; i++)
 			es->sigma[i] = s0;
 	}
 	if (es->optimizer == ES_OPTIMIZER_ADAM) {
 		es->adam_m = calloc(dim, sizeof(double));
 		es->adam_v = calloc(dim, sizeof(double));
-		if (!es->adam_m || !es->adam_v)
-			goto nomem;
+		if (!es->adam_m || !es->adam_v) {
+			rc = es_nomem(err, dim, P);
+			goto fail;
+		}
 	} else {
 		es->velocity = calloc(dim, sizeof(double));
-		if (!es->velocity)
-			goto nomem;
+		if (!es->velocity) {
+			rc = es_nomem(err, dim, P);
+			goto fail;
+		}
 	}
 	return 0;
-nomem:
-	rc = randes_errf(err, RANDES_ENOMEM,
-			 "es: out of memory for the state of D = %zu, P = %zu",
-			 dim, P);
 fail:
 	es_free(es);
 	return rc;
@@ -374,49 +385,24 @@ static void optimizer_step(struct es *es, const struct config_es *c,
 	es->steps++;
 }
 
-int es_update(struct es *es, const struct config *cfg, uint32_t g,
-	      const float *fitness, struct es_stats *stats)
+/*
+ * The update proper, for a generation with at least one finite fitness:
+ * shaping, the noise sums in pair order, the centre gradient, the
+ * optimizer step with weight decay, and pgpe's σ update.  Fills the
+ * gradient and update norms of *st (whose n_nonfinite is already set).
+ */
+static void es_step(struct es *es, const struct config_es *c, uint32_t g,
+		    double lr, double sigma_g, const float *fitness,
+		    struct es_stats *st)
 {
-	const struct config_es *c = &cfg->es;
 	size_t D = es->dim, P = es->population, pairs = P / 2;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
-	double lr = sched_at(&c->lr, g);
-	double sigma_g = pgpe ? 0.0 : sched_at(&c->sigma, g);
-	double fmin = NAN, fmax = NAN, fsum = 0, b = 0, dsum = 0;
-	size_t n_good = 0, n_bad;
-	struct es_stats st;
-
-	RANDES_ASSERT(c->strategy == es->strategy);
-	RANDES_ASSERT(c->optimizer == es->optimizer);
-	RANDES_ASSERT(c->population == P);
-	RANDES_ASSERT(isfinite(lr) && lr >= 0);
-	RANDES_ASSERT(pgpe || (isfinite(sigma_g) && sigma_g > 0));
-
-	memset(&st, 0, sizeof(st));
-	st.lr = lr;
-	for (size_t j = 0; j < P; j++) {
-		double f = fitness[j];
-		if (!isfinite(f))
-			continue;
-		if (n_good == 0 || f < fmin)
-			fmin = f;
-		if (n_good == 0 || f > fmax)
-			fmax = f;
-		fsum += f;
-		n_good++;
-	}
-	st.fit_min = fmin;
-	st.fit_max = fmax;
-	st.fit_mean = n_good ? fsum / (double)n_good : NAN;
-	st.n_nonfinite = P - n_good;
-	if (n_good == 0) {
-		st.skipped = 1;
-		goto stats_out;
-	}
+	double b = 0, dsum = 0;
+	size_t n_bad;
 
 	/* Shaped fitness u; pgpe's baseline b is the mean of all P. */
 	n_bad = es_shape(c->shaping, fitness, P, es->shaped, es->order);
-	RANDES_ASSERT(n_bad == st.n_nonfinite);
+	RANDES_ASSERT(n_bad == st->n_nonfinite);
 	if (pgpe) {
 		for (size_t j = 0; j < P; j++)
 			b += es->shaped[j];
@@ -461,7 +447,7 @@ int es_update(struct es *es, const struct config *cfg, uint32_t g,
 		for (size_t i = 0; i < D; i++)
 			es->grad[i] = es->grad[i] / ((double)P * sigma_g);
 	}
-	st.grad_norm = norm2(es->grad, D);
+	st->grad_norm = norm2(es->grad, D);
 
 	optimizer_step(es, c, lr);
 
@@ -477,7 +463,7 @@ int es_update(struct es *es, const struct config *cfg, uint32_t g,
 		es->theta[i] = nt;
 		dsum += d * d;
 	}
-	st.update_norm = sqrt(dsum);
+	st->update_norm = sqrt(dsum);
 
 	/* pgpe σ: Δ_i = mean_k s_k((σ_i ε)² − σ_i²)/σ_i = σ_i Σ_k s_k(ε² − 1)
 	 * / (P/2); σ ← clip(σ + η_σ Δ, (1−c)σ, (1+c)σ), then ≥ sigma_min.
@@ -497,8 +483,48 @@ int es_update(struct es *es, const struct config *cfg, uint32_t g,
 			es->sigma[i] = (float)ns;
 		}
 	}
+}
 
-stats_out:
+int es_update(struct es *es, const struct config *cfg, uint32_t g,
+	      const float *fitness, struct es_stats *stats)
+{
+	const struct config_es *c = &cfg->es;
+	size_t D = es->dim, P = es->population;
+	int pgpe = es->strategy == ES_STRATEGY_PGPE;
+	double lr = sched_at(&c->lr, g);
+	double sigma_g = pgpe ? 0.0 : sched_at(&c->sigma, g);
+	double fmin = NAN, fmax = NAN, fsum = 0;
+	size_t n_good = 0;
+	struct es_stats st;
+
+	RANDES_ASSERT(c->strategy == es->strategy);
+	RANDES_ASSERT(c->optimizer == es->optimizer);
+	RANDES_ASSERT(c->population == P);
+	RANDES_ASSERT(isfinite(lr) && lr >= 0);
+	RANDES_ASSERT(pgpe || (isfinite(sigma_g) && sigma_g > 0));
+
+	memset(&st, 0, sizeof(st));
+	st.lr = lr;
+	for (size_t j = 0; j < P; j++) {
+		double f = fitness[j];
+		if (!isfinite(f))
+			continue;
+		if (n_good == 0 || f < fmin)
+			fmin = f;
+		if (n_good == 0 || f > fmax)
+			fmax = f;
+		fsum += f;
+		n_good++;
+	}
+	st.fit_min = fmin;
+	st.fit_max = fmax;
+	st.fit_mean = n_good ? fsum / (double)n_good : NAN;
+	st.n_nonfinite = P - n_good;
+	if (n_good == 0)
+		st.skipped = 1; /* nothing to learn from: state untouched */
+	else
+		es_step(es, c, g, lr, sigma_g, fitness, &st);
+
 	if (pgpe) {
 		double ssum = 0, smin = es->sigma[0], smax = es->sigma[0];
 		for (size_t i = 0; i < D; i++) {
