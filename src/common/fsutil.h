@@ -143,7 +143,8 @@ struct fsutil_lock {
 void fsutil_lock_init(struct fsutil_lock *lock);
 
 /*
- * Takes the exclusive lock of run directory dir: opens (creating)
+ * Takes the exclusive lock of run directory dir (lock must be initialised
+ * and not held: RANDES_ASSERT): opens (creating)
  * dir/randes.lock, takes flock(LOCK_EX | LOCK_NB) on it and writes this
  * process's pid into it.  The lock belongs to the open file: it is released
  * by fsutil_lock_release, by exit, or by the death of the process (so a
@@ -176,7 +177,8 @@ struct fsutil_appender {
 void fsutil_append_init(struct fsutil_appender *a);
 
 /*
- * Opens path for appending (creating it, mode 0666 & ~umask).  If the file
+ * Opens path for appending (creating it, mode 0666 & ~umask); *a must be
+ * initialised and closed (RANDES_ASSERT).  If the file
  * does not end with '\n' — a line torn by a crash or a full disk — the
  * incomplete last line is cut off with ftruncate, and its length is stored
  * in *dropped (may be NULL), so every line in the file stays complete.
