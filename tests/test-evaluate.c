@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/evaluate.h"
+#include "common/json.h"
 #include "common/model.h"
 #include "common/objective.h"
 #include "common/params.h"
@@ -271,17 +272,42 @@ START_TEST(evaluate_json_table)
 	f = fopen(path, "w");
 	ck_assert_int_eq(evaluate_write_json(&sum, f), 0);
 	fclose(f);
-	txt = tu_read_file(path, NULL);
-	ck_assert_ptr_nonnull(strstr(txt, "\"task\": \"cycle_coloring\""));
-	ck_assert_ptr_nonnull(strstr(
-		txt, "\"success\": {\"average\": 0.86499999999999999, "
-		     "\"p5\": 0.69499999999999995, \"worst\": 0.25}"));
-	ck_assert_ptr_nonnull(strstr(txt, "{\"k\": 5, \"average\": 1,"));
-	ck_assert_ptr_null(strstr(txt, "\"k\": 300"));
-	ck_assert_ptr_nonnull(strstr(txt, "\"sampled\": {\"average\": null"));
-	ck_assert_ptr_nonnull(strstr(txt, "\"kind\": \"all\""));
-	ck_assert_ptr_nonnull(strstr(txt, "\"reward\": null"));
-	ck_assert_ptr_null(strstr(txt, "nan"));
+	size_t len;
+	struct json_doc *doc = NULL;
+	const struct json_value *root, *v, *m;
+	char err[RANDES_ERR_LEN];
+
+	txt = tu_read_file(path, &len);
+	ck_assert_int_eq(json_parse(txt, len, &doc, err), 0);
+	root = json_doc_root(doc);
+	v = json_object_get(root, "task");
+	ck_assert_str_eq(v->str, "cycle_coloring");
+	ck_assert_str_eq(json_object_get(root, "variant")->str, "q_R");
+	v = json_object_get(root, "eval_set");
+	ck_assert_str_eq(json_object_get(v, "kind")->str, "all");
+	ck_assert_double_eq(json_object_get(v, "full_size")->number, 181440);
+	ck_assert_double_eq(json_object_get(root, "seeds")->number, 100);
+	v = json_object_get(root, "success");
+	/* shortest round-trip doubles: bitwise the same values */
+	ck_assert(json_object_get(v, "average")->number == 0.865);
+	ck_assert(json_object_get(v, "p5")->number == 0.695);
+	ck_assert(json_object_get(v, "worst")->number == 0.25);
+	m = json_object_get(root, "majority");
+	ck_assert_int_eq(m->type, JSON_ARRAY);
+	ck_assert_uint_eq(m->n_items, 1); /* k = 300 > K left out */
+	ck_assert_double_eq(json_object_get(&m->items[0], "k")->number, 5);
+	ck_assert_double_eq(
+		json_object_get(&m->items[0], "average")->number, 1.0);
+	v = json_object_get(root, "sampled");
+	ck_assert_int_eq(json_object_get(v, "average")->type, JSON_NULL);
+	ck_assert_int_eq(json_object_get(root, "reward")->type, JSON_NULL);
+	v = json_object_get(json_object_get(root, "histogram"), "fractions");
+	ck_assert_uint_eq(v->n_items, 20);
+	ck_assert_double_eq(v->items[19].number, 1.0);
+	ck_assert_double_eq(v->items[0].number, 0.0);
+	ck_assert_ptr_nonnull(json_object_get(root, "predictive_variance"));
+	ck_assert_ptr_nonnull(json_object_get(root, "loss"));
+	json_doc_free(doc);
 	free(txt);
 
 	snprintf(path, sizeof(path), "%s/table.txt", dir);

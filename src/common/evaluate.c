@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/rng.h"
 #include "common/stats.h"
 
@@ -427,90 +428,113 @@ int evaluate_summarize(const struct evaluator *ev,
 	return evaluate_summary_compute(sum, rec, n, err);
 }
 
-/* A JSON number, or null when it is not finite. */
-static void json_num(FILE *f, double v)
+static void json_figure(struct json_writer *w, const char *name,
+			const struct eval_figure *g)
 {
-	if (isfinite(v))
-		fprintf(f, "%.17g", v);
-	else
-		fputs("null", f);
-}
-
-static void json_figure(FILE *f, const char *name,
-			const struct eval_figure *g, const char *tail)
-{
-	fprintf(f, "  \"%s\": {\"average\": ", name);
-	json_num(f, g->mean);
-	fputs(", \"p5\": ", f);
-	json_num(f, g->p5);
-	fputs(", \"worst\": ", f);
-	json_num(f, g->worst);
-	fprintf(f, "}%s\n", tail);
+	json_writer_key(w, name);
+	json_writer_object_begin(w);
+	json_writer_key(w, "average");
+	json_writer_double(w, g->mean);
+	json_writer_key(w, "p5");
+	json_writer_double(w, g->p5);
+	json_writer_key(w, "worst");
+	json_writer_double(w, g->worst);
+	json_writer_object_end(w);
 }
 
 int evaluate_write_json(const struct eval_summary *s, FILE *f)
 {
-	/* TODO: switch to common/json.h once it has landed; the names here
-	 * are plain identifiers, so no string escaping is needed. */
-	fputs("{\n", f);
-	fprintf(f, "  \"task\": \"%s\",\n", s->task);
-	fprintf(f, "  \"variant\": \"%s\",\n", s->variant);
-	fprintf(f, "  \"eval_set\": {\"inputs\": %llu, \"full_size\": ",
-		(unsigned long long)s->n_inputs);
+	struct json_writer w;
+	int rc;
+
+	json_writer_init(&w);
+	json_writer_object_begin(&w);
+	json_writer_key(&w, "task");
+	json_writer_string(&w, s->task);
+	json_writer_key(&w, "variant");
+	json_writer_string(&w, s->variant);
+	json_writer_key(&w, "eval_set");
+	json_writer_object_begin(&w);
+	json_writer_key(&w, "inputs");
+	json_writer_uint(&w, s->n_inputs);
+	json_writer_key(&w, "full_size");
 	if (s->set_size == UINT64_MAX)
-		fputs("null", f);
+		json_writer_null(&w);
 	else
-		fprintf(f, "%llu", (unsigned long long)s->set_size);
-	fprintf(f, ", \"kind\": \"%s\"},\n",
-		s->is_sample ? "sample" : s->is_thinned ? "subset" : "all");
-	fprintf(f, "  \"seeds\": %u,\n", s->seeds);
-	fprintf(f, "  \"uses_r0\": %s,\n", s->uses_r0 ? "true" : "false");
-	json_figure(f, "success", &s->success, ",");
-	fputs("  \"majority\": [", f);
-	for (unsigned m = 0, first = 1; m < s->n_majority; m++) {
+		json_writer_uint(&w, s->set_size);
+	json_writer_key(&w, "kind");
+	json_writer_string(&w, s->is_sample    ? "sample"
+			       : s->is_thinned ? "subset"
+					       : "all");
+	json_writer_object_end(&w);
+	json_writer_key(&w, "seeds");
+	json_writer_uint(&w, s->seeds);
+	json_writer_key(&w, "uses_r0");
+	json_writer_bool(&w, s->uses_r0);
+	json_figure(&w, "success", &s->success);
+	json_writer_key(&w, "majority");
+	json_writer_array_begin(&w);
+	for (unsigned m = 0; m < s->n_majority; m++) {
 		if (!s->majority_valid[m])
-			continue;
-		fprintf(f, "%s\n    {\"k\": %u, \"average\": ",
-			first ? "" : ",", s->majority_k[m]);
-		json_num(f, s->majority[m].mean);
-		fputs(", \"p5\": ", f);
-		json_num(f, s->majority[m].p5);
-		fputs(", \"worst\": ", f);
-		json_num(f, s->majority[m].worst);
-		fputs("}", f);
-		first = 0;
+			continue; /* k > K: not measurable */
+		json_writer_object_begin(&w);
+		json_writer_key(&w, "k");
+		json_writer_uint(&w, s->majority_k[m]);
+		json_writer_key(&w, "average");
+		json_writer_double(&w, s->majority[m].mean);
+		json_writer_key(&w, "p5");
+		json_writer_double(&w, s->majority[m].p5);
+		json_writer_key(&w, "worst");
+		json_writer_double(&w, s->majority[m].worst);
+		json_writer_object_end(&w);
 	}
-	fputs("],\n", f);
-	if (s->has_sampled)
-		json_figure(f, "sampled", &s->sampled, ",");
-	else
-		fputs("  \"sampled\": null,\n", f);
-	fputs("  \"predictive_variance\": {\"average\": ", f);
-	json_num(f, s->var_mean);
-	fputs(", \"p95\": ", f);
-	json_num(f, s->var_p95);
-	fputs("},\n", f);
-	fputs("  \"histogram\": {\"bin_width\": 0.05, \"fractions\": [", f);
-	for (size_t b = 0; b < EVAL_HIST_BINS; b++) {
-		if (b)
-			fputs(", ", f);
-		json_num(f, s->hist[b]);
-	}
-	fputs("]},\n", f);
-	fputs("  \"loss\": {\"average\": ", f);
-	json_num(f, s->loss_mean);
-	fputs(", \"p95\": ", f);
-	json_num(f, s->loss_p95);
-	fputs(", \"worst\": ", f);
-	json_num(f, s->loss_worst);
-	fputs("},\n", f);
-	if (s->has_reward) {
-		json_figure(f, "reward", &s->reward, "");
+	json_writer_array_end(&w);
+	if (s->has_sampled) {
+		json_figure(&w, "sampled", &s->sampled);
 	} else {
-		fputs("  \"reward\": null\n", f);
+		json_writer_key(&w, "sampled");
+		json_writer_null(&w);
 	}
-	fputs("}\n", f);
-	return ferror(f) ? RANDES_EIO : 0;
+	json_writer_key(&w, "predictive_variance");
+	json_writer_object_begin(&w);
+	json_writer_key(&w, "average");
+	json_writer_double(&w, s->var_mean);
+	json_writer_key(&w, "p95");
+	json_writer_double(&w, s->var_p95);
+	json_writer_object_end(&w);
+	json_writer_key(&w, "histogram");
+	json_writer_object_begin(&w);
+	json_writer_key(&w, "bin_width");
+	json_writer_double(&w, 1.0 / EVAL_HIST_BINS);
+	json_writer_key(&w, "fractions");
+	json_writer_array_begin(&w);
+	for (size_t b = 0; b < EVAL_HIST_BINS; b++)
+		json_writer_double(&w, s->hist[b]);
+	json_writer_array_end(&w);
+	json_writer_object_end(&w);
+	json_writer_key(&w, "loss");
+	json_writer_object_begin(&w);
+	json_writer_key(&w, "average");
+	json_writer_double(&w, s->loss_mean);
+	json_writer_key(&w, "p95");
+	json_writer_double(&w, s->loss_p95);
+	json_writer_key(&w, "worst");
+	json_writer_double(&w, s->loss_worst);
+	json_writer_object_end(&w);
+	if (s->has_reward) {
+		json_figure(&w, "reward", &s->reward);
+	} else {
+		json_writer_key(&w, "reward");
+		json_writer_null(&w);
+	}
+	json_writer_object_end(&w);
+
+	rc = json_writer_status(&w, NULL);
+	if (rc == 0 && (fwrite(w.buf, 1, w.len, f) != w.len ||
+			fputc('\n', f) == EOF || ferror(f)))
+		rc = RANDES_EIO;
+	json_writer_free(&w);
+	return rc;
 }
 
 static void table_row(FILE *f, const char *name, const struct eval_figure *g,

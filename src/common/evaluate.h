@@ -160,8 +160,9 @@ double evaluate_majority(const uint64_t *code, const uint8_t *ok, size_t K,
 			 uint32_t *perm, uint64_t *vote_code,
 			 uint8_t *vote_ok, uint64_t *scratch);
 
-/* Writes the summary as one JSON object (eval.json); non-finite numbers
- * become null.  Returns 0 or RANDES_EIO. */
+/* Writes the summary as one JSON object on one line (eval.json; keys in
+ * docs/tasks.md); non-finite numbers become null, majority entries with
+ * k > K are left out.  Returns 0, RANDES_ENOMEM or RANDES_EIO. */
 int evaluate_write_json(const struct eval_summary *sum, FILE *f);
 
 /* Writes the summary as a plain-text table.  Returns 0 or RANDES_EIO. */
