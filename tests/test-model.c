@@ -15,6 +15,7 @@
 
 #include "common/blas.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/model.h"
 #include "common/rng.h"
 #include "testutil.h"
@@ -1123,6 +1124,36 @@ START_TEST(model_seed_kinds)
 }
 END_TEST
 
+START_TEST(model_spec_json)
+{
+	struct model m;
+	struct json_writer w;
+	struct json_doc *doc;
+	char err[RANDES_ERR_LEN];
+	const struct json_value *r;
+	uint64_t u;
+
+	model_grid(&m);
+	json_writer_init(&w);
+	model_spec_write_json(&m, &w);
+	ck_assert_int_eq(json_writer_status(&w, err), 0);
+	ck_assert_msg(json_parse(w.buf, w.len, &doc, err) == 0, "%s", err);
+	r = json_doc_root(doc);
+	ck_assert_str_eq(json_object_get(r, "attention")->str, "softmax");
+	ck_assert_str_eq(json_object_get(json_object_get(r, "seed_encoding"),
+					 "placement")->str, "first_token");
+	ck_assert_str_eq(json_object_get(json_object_get(r, "io"), "mask")->str,
+			 "causal");
+	ck_assert_int_eq(json_number_u64(json_object_get(r, "n_params"), &u), 0);
+	ck_assert(u == 139604);
+	ck_assert_int_eq(json_number_u64(json_object_get(r, "mlp_hidden"), &u), 0);
+	ck_assert(u == 320);
+	ck_assert(json_object_get(r, "layernorm")->boolean);
+	json_doc_free(doc);
+	json_writer_free(&w);
+}
+END_TEST
+
 /* Memory stays bounded for the AR batch of the perf goal (15,360
  * sequences of length 21 at width 40) by chunking. */
 START_TEST(model_ws_bounded)
@@ -1169,6 +1200,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, model_init_statistics);
 	tcase_add_test(tc, model_seed_kinds);
 	tcase_add_test(tc, model_ws_bounded);
+	tcase_add_test(tc, model_spec_json);
 	suite_add_tcase(s, tc);
 	return s;
 }

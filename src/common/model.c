@@ -26,6 +26,7 @@
 
 #include "blas.h"
 #include "err.h"
+#include "json.h"
 
 /* Standard deviation of N(0, 1) truncated to [-2, 2]: haiku divides the
  * VarianceScaling stddev by it so the truncated draw has the target std. */
@@ -326,6 +327,77 @@ double model_macs_per_sequence(const struct model *m)
 	/* Dense L x L scores (K per entry) and weighted values (Vs). */
 	attn = (double)s->layers * H * (K + Vs) * L * L;
 	return L * per_pos + attn;
+}
+
+/* --- the spec as JSON --------------------------------------------------------- */
+
+static const char *const embed_names[] = {"none", "linear", "mlp"};
+static const char *const attention_names[] = {"linear", "softmax"};
+static const char *const positional_names[] = {"none", "sinusoidal",
+					       "learned"};
+static const char *const rse_kind_names[] = {"bits", "uniform", "normal"};
+static const char *const placement_names[] = {"every_token", "per_token",
+					      "first_token"};
+static const char *const mask_names[] = {"causal", "graph", "full"};
+static const char *const output_names[] = {"last", "every"};
+
+static void kv_uint(struct json_writer *w, const char *k, size_t v)
+{
+	json_writer_key(w, k);
+	json_writer_uint(w, v);
+}
+
+static void kv_str(struct json_writer *w, const char *k, const char *v)
+{
+	json_writer_key(w, k);
+	json_writer_string(w, v);
+}
+
+void model_spec_write_json(const struct model *m, struct json_writer *w)
+{
+	const struct model_spec *s = &m->spec;
+
+	json_writer_object_begin(w);
+	kv_uint(w, "width", s->width);
+	kv_uint(w, "layers", s->layers);
+	kv_uint(w, "heads", s->heads);
+	kv_uint(w, "key_size", s->key_size);
+	kv_uint(w, "value_size", s->value_size);
+	kv_str(w, "input_embedding", embed_names[s->embed]);
+	kv_str(w, "attention", attention_names[s->attention]);
+	json_writer_key(w, "mlp");
+	json_writer_bool(w, s->mlp_hidden > 0);
+	kv_uint(w, "mlp_hidden", s->mlp_hidden);
+	json_writer_key(w, "layernorm");
+	json_writer_bool(w, s->layernorm);
+	kv_str(w, "positional", positional_names[s->positional]);
+	json_writer_key(w, "seed_encoding");
+	json_writer_object_begin(w);
+	kv_str(w, "kind", rse_kind_names[s->rse_kind]);
+	kv_uint(w, "dim", s->rse_dim);
+	kv_str(w, "placement", placement_names[s->rse_placement]);
+	json_writer_object_end(w);
+	kv_uint(w, "index_dim", s->index_dim);
+	json_writer_key(w, "embedding_init_var");
+	json_writer_double(w, s->embedding_init_var);
+	json_writer_key(w, "weight_init_var");
+	json_writer_double(w, s->weight_init_var);
+	json_writer_key(w, "io");
+	json_writer_object_begin(w);
+	kv_uint(w, "seq_len", s->io.seq_len);
+	kv_uint(w, "feat", s->io.feat);
+	kv_uint(w, "n_index", s->io.n_index);
+	kv_uint(w, "index_vocab", s->io.index_vocab);
+	kv_uint(w, "out_dim", s->io.out_dim);
+	kv_str(w, "mask", mask_names[s->io.mask]);
+	kv_str(w, "output", output_names[s->io.output]);
+	json_writer_object_end(w);
+	kv_uint(w, "token_dim", s->token_dim);
+	kv_uint(w, "seed_size", s->seed_size);
+	kv_uint(w, "din", s->din);
+	kv_uint(w, "seq_total", s->seq_total);
+	kv_uint(w, "n_params", m->layout.total);
+	json_writer_object_end(w);
 }
 
 /* --- workspace ------------------------------------------------------------- */

@@ -265,6 +265,15 @@ const struct model_kernels *model_kernels_openblas(void);
 void model_ws_set_kernels(struct model_ws *ws, const struct model_kernels *k);
 
 /*
+ * Writes the resolved spec as one JSON object into w (as a value: at the top
+ * level, after a key, or in an array): every model option with its config
+ * word, the task io, and the derived sizes (T, R, S, Din, L, D).  For the
+ * "model" entry of an exported file's metadata and for logs.
+ */
+struct json_writer;
+void model_spec_write_json(const struct model *m, struct json_writer *w);
+
+/*
  * Multiply-accumulate count of one sequence's forward pass in the paper's
  * formulation (dense L x L attention, every position through every layer):
  * the FLOP figure benchmarks divide by time (FLOP = 2 * MACs).
