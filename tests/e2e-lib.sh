@@ -1,0 +1,66 @@
+# e2e-lib.sh: shared helpers of the end-to-end tests (sourced).
+# Each test is run by meson as: e2e-NAME.sh RANDES_BINARY SOURCE_ROOT
+set -euo pipefail
+
+RANDES=${1:?usage: $0 RANDES_BINARY SOURCE_ROOT}
+SRC=${2:?usage: $0 RANDES_BINARY SOURCE_ROOT}
+MPIRUN="$SRC/scripts/mpirun-local"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/randes-e2e-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export OPENBLAS_NUM_THREADS=1
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "ok: $*"
+}
+
+# run NP ARGS...: randes under mpirun with NP ranks (NP 0: no mpirun).
+run() {
+	local np=$1
+	shift
+	if [ "$np" = 0 ]; then
+		"$RANDES" "$@"
+	else
+		"$MPIRUN" "$np" "$RANDES" "$@"
+	fi
+}
+
+# expect_exit CODE COMMAND...: runs COMMAND, fails unless it exits CODE.
+expect_exit() {
+	local want=$1 rc=0
+	shift
+	"$@" >"$WORK/last.out" 2>"$WORK/last.err" || rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "--- stdout" >&2; tail -20 "$WORK/last.out" >&2
+		echo "--- stderr" >&2; tail -20 "$WORK/last.err" >&2
+		fail "expected exit $want, got $rc: $*"
+	fi
+}
+
+# hashes DIR: the theta_hash column of DIR/metrics.jsonl, one per line.
+hashes() {
+	grep -o '"theta_hash": "[0-9a-f]*"' "$1/metrics.jsonl" | cut -d'"' -f4
+}
+
+# last_hash DIR
+last_hash() {
+	hashes "$1" | tail -1
+}
+
+# wait_for_lines FILE N SECONDS: waits until FILE has at least N lines.
+wait_for_lines() {
+	local f=$1 n=$2 t=$3 i=0
+	while [ "$i" -lt $((t * 10)) ]; do
+		if [ -f "$f" ] && [ "$(wc -l <"$f")" -ge "$n" ]; then
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "$f did not reach $n lines in ${t}s"
+}
