@@ -12,13 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/blas.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/model.h"
 #include "common/rng.h"
+#include "common/safetensors.h"
 #include "testutil.h"
+
+#ifndef RANDES_SOURCE_ROOT
+#define RANDES_SOURCE_ROOT "."
+#endif
 
 /* --- helpers --------------------------------------------------------------- */
 
@@ -769,6 +775,113 @@ START_TEST(model_openblas_table)
 }
 END_TEST
 
+/* --- an independent implementation -------------------------------------------- */
+
+static void json_floats(struct json_writer *w, const char *key, const float *v,
+			size_t n)
+{
+	json_writer_key(w, key);
+	json_writer_array_begin(w);
+	for (size_t i = 0; i < n; i++)
+		json_writer_double(w, v[i]);
+	json_writer_array_end(w);
+}
+
+/*
+ * docs/model.md's equations, re-implemented in NumPy (the `forward` of
+ * tests/safetensors_check.py, printed in the docs), reading theta and the
+ * spec from an exported file: for every combination of the table, the
+ * logits at every position agree with the C reference to 1e-6 of the
+ * batch's largest logit.  Skipped (with a message) without NumPy.
+ */
+START_TEST(model_numpy_forward)
+{
+	const char *dir = tu_mkdtemp();
+	char script[4200], cmd[16384], err[RANDES_ERR_LEN];
+	size_t used;
+	FILE *probe;
+
+	snprintf(script, sizeof(script), "%s/tests/safetensors_check.py",
+		 RANDES_SOURCE_ROOT);
+	probe = popen("/usr/bin/python3 -c 'import numpy' 2>/dev/null && echo y",
+		      "r");
+	if (!probe || fgetc(probe) != 'y' || access(script, R_OK) != 0) {
+		fprintf(stderr, "test-model: SKIPPED the NumPy forward check "
+				"(/usr/bin/python3 with numpy or %s missing)\n",
+			script);
+		if (probe)
+			pclose(probe);
+		tu_rm_rf(dir);
+		return;
+	}
+	pclose(probe);
+	used = (size_t)snprintf(cmd, sizeof(cmd),
+				"/usr/bin/python3 '%s' --forward", script);
+	for (size_t ci = 0; ci < sizeof(combos) / sizeof(combos[0]); ci++) {
+		const struct combo *c = &combos[ci];
+		const size_t NIN = 2, NS = 3;
+		struct model m;
+		struct batch_data d;
+		struct json_writer ws, wi;
+		char path[4300];
+		float *theta, *all;
+		size_t L, Lx, O;
+
+		ck_assert(combo_model(c, &m, err) == 0);
+		L = m.spec.seq_total;
+		Lx = m.spec.io.seq_len;
+		O = m.spec.io.out_dim;
+		theta = theta_random(&m, 500 + (uint32_t)ci);
+		batch_make(&m, NIN, NS, 500 + (uint32_t)ci, &d);
+		all = malloc(NIN * NS * L * O * sizeof(float));
+		ck_assert(all);
+		ck_assert_int_eq(model_forward_ref_all(&m, theta, &d.b, all), 0);
+		json_writer_init(&ws);
+		model_spec_write_json(&m, &ws);
+		json_writer_init(&wi);
+		json_writer_object_begin(&wi);
+		json_writer_key(&wi, "nin");
+		json_writer_uint(&wi, NIN);
+		json_writer_key(&wi, "ns");
+		json_writer_uint(&wi, NS);
+		json_floats(&wi, "feat", d.feat, NIN * Lx * m.spec.io.feat);
+		json_writer_key(&wi, "index");
+		json_writer_array_begin(&wi);
+		for (size_t i = 0; i < NIN * Lx * m.spec.io.n_index; i++)
+			json_writer_int(&wi, d.index[i]);
+		json_writer_array_end(&wi);
+		json_floats(&wi, "seed", d.seed, NS * m.spec.seed_size);
+		json_writer_key(&wi, "mask");
+		json_writer_array_begin(&wi);
+		for (size_t i = 0; i < NIN * L * L; i++)
+			json_writer_int(&wi, d.mask[i]);
+		json_writer_array_end(&wi);
+		json_floats(&wi, "ref", all, NIN * NS * L * O);
+		json_writer_object_end(&wi);
+		ck_assert(json_writer_status(&ws, err) == 0 &&
+			  json_writer_status(&wi, err) == 0);
+		{
+			const struct safetensors_kv kv[] = {{"model", ws.buf},
+							    {"inputs", wi.buf}};
+			snprintf(path, sizeof(path), "%s/%s.safetensors", dir,
+				 c->name);
+			ck_assert_msg(safetensors_write(path, &m.layout, theta, kv,
+							2, err) == 0, "%s", err);
+		}
+		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " '%s'",
+					 path);
+		ck_assert(used < sizeof(cmd));
+		json_writer_free(&ws);
+		json_writer_free(&wi);
+		free(all);
+		free(theta);
+		batch_free(&d);
+	}
+	ck_assert_msg(system(cmd) == 0, "the NumPy forward disagrees (see above)");
+	tu_rm_rf(dir);
+}
+END_TEST
+
 /* --- a forward pass by hand ------------------------------------------------ */
 
 /*
@@ -1185,6 +1298,7 @@ static Suite *model_suite(void)
 	tcase_add_loop_test(tc, model_openblas_table, 0, ncombo);
 	tcase_add_test(tc, model_hand_forward);
 	tcase_add_test(tc, model_hand_embed);
+	tcase_add_test(tc, model_numpy_forward);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("model:determinism");
