@@ -174,9 +174,16 @@ static const char help_train[] =
 	"  --set key.path=value   override a config key (repeatable; the value\n"
 	"                         is YAML: --set eval.majority=[1,3])\n"
 	"  --resume               continue from the run directory's checkpoint\n"
+	"                         (starts fresh if it holds none yet)\n"
 	"  -h, --help             show this help\n"
 	"\n"
-	"Not implemented yet: lands with the daemon.\n";
+	"Writes DIR/config.yaml, metrics.jsonl (one line per generation),\n"
+	"checkpoint.bin (every run.checkpoint_every generations, at the end and\n"
+	"on a stop), model.safetensors and eval.json.  SIGTERM, SIGINT, SIGUSR1\n"
+	"or SIGUSR2 on any rank: finish the generation, checkpoint, exit 0; a\n"
+	"second signal exits at once (128 + signal).  Under mpirun send SIGUSR1\n"
+	"(mpirun forwards it; SIGTERM to mpirun kills the ranks).\n"
+	"Example: mpirun -np 2 randes train configs/default.yaml\n";
 
 /*
  * Starts MPI for a command that has passed every local check.  Returns 0,
@@ -367,7 +374,9 @@ static const char help_eval[] =
 	"  --out FILE    where to write the JSON (default RUN_DIR/eval.json)\n"
 	"  -h, --help    show this help\n"
 	"\n"
-	"Not implemented yet: lands with the daemon.\n";
+	"Runs under mpirun too: the evaluation inputs are split over the ranks\n"
+	"and the figures do not depend on their number.  Prints the table on\n"
+	"stdout.  docs/tasks.md defines every figure.\n";
 
 static int cmd_eval(int argc, char **argv)
 {
