@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1281,6 +1282,52 @@ START_TEST(model_ws_bounded)
 }
 END_TEST
 
+/* Misuse is a programming error: it aborts rather than compute garbage. */
+START_TEST(model_abort_rollout_not_causal)
+{
+	struct model m;
+	struct model_ws *ws;
+	float seed[10], logits[30];
+
+	model_c10(&m); /* graph mask */
+	ws = model_ws_new(&m, 4);
+	memset(seed, 0, sizeof(seed));
+	model_rollout_begin(&m, NULL, ws, 1, seed, logits); /* aborts */
+}
+END_TEST
+
+START_TEST(model_abort_ws_mismatch)
+{
+	struct model a, b;
+	struct model_ws *ws;
+	struct batch_data d;
+	float *theta, logits[64];
+
+	model_ar(&a, 8);
+	model_ar(&b, 12);
+	ws = model_ws_new(&a, 4);
+	theta = theta_random(&b, 1);
+	batch_make(&b, 1, 1, 1, &d);
+	model_forward(&b, theta, &d.b, ws, logits); /* aborts */
+}
+END_TEST
+
+START_TEST(model_abort_bad_index)
+{
+	struct model m;
+	struct model_ws *ws;
+	struct batch_data d;
+	float *theta, logits[8];
+
+	model_grid(&m);
+	ws = model_ws_new(&m, 1);
+	theta = theta_random(&m, 1);
+	batch_make(&m, 1, 1, 1, &d);
+	d.index[7] = 5; /* V = 5: out of range */
+	model_forward(&m, theta, &d.b, ws, logits); /* aborts */
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -1315,6 +1362,13 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, model_seed_kinds);
 	tcase_add_test(tc, model_ws_bounded);
 	tcase_add_test(tc, model_spec_json);
+	/* Aborting tests need a fork per test (not under CK_FORK=no). */
+	if (!getenv("CK_FORK") || strcmp(getenv("CK_FORK"), "no")) {
+		tcase_add_test_raise_signal(tc, model_abort_rollout_not_causal,
+					    SIGABRT);
+		tcase_add_test_raise_signal(tc, model_abort_ws_mismatch, SIGABRT);
+		tcase_add_test_raise_signal(tc, model_abort_bad_index, SIGABRT);
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }
