@@ -26,6 +26,7 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "master/eval_cmd.h"
 #include "master/rundir.h"
@@ -582,6 +583,16 @@ static void print_usage(FILE *out)
 int main(int argc, char **argv)
 {
 	const struct command *c;
+	char ferr[RANDES_ERR_LEN];
+
+	/* Testing aid (docs/reliability.md): RANDES_FAULT=N:ERRNAME makes
+	 * the N-th file-system write, fsync, rename, ... of this process
+	 * fail, so end-to-end tests can hit a checkpoint save or a metrics
+	 * append deterministically.  Unset in normal use. */
+	if (fsutil_fault_from_env(ferr) != 0) {
+		fprintf(stderr, "randes: %s\n", ferr);
+		return randes_err_exit_code(RANDES_EUSAGE);
+	}
 
 	if (argc < 2) {
 		print_usage(stderr);
