@@ -109,15 +109,19 @@ job_final() {
 	return 1
 }
 
-# wait_job JOB [RESTARTS]: until JOB is in a final state (after at least
-# RESTARTS requeues); prints the final `State ExitCode Restarts`.
+# wait_job JOB: until JOB is in a final state; prints `State ExitCode
+# Restarts`.  A requeue takes a job from RUNNING straight to PENDING with
+# Restarts incremented (observed on 22.05), so a final state is final.
 wait_job() {
-	local job=$1 want=${2:-0} i st restarts
+	local job=$1 i st
 	for ((i = 0; i < JOB_TIMEOUT * 4; i++)); do
 		st=$(job_field "$job" JobState)
-		restarts=$(job_field "$job" Restarts)
-		if job_final "$st" && [ "${restarts:-0}" -ge "$want" ]; then
-			echo "$st $(job_field "$job" ExitCode) $restarts"
+		if job_final "$st"; then
+			echo "$st $(job_field "$job" ExitCode) $(job_field "$job" Restarts)"
+			return 0
+		fi
+		if [ "$st" = PENDING ] && [ "$(job_field "$job" Reason)" = DependencyNeverSatisfied ]; then
+			echo "PENDING DependencyNeverSatisfied"
 			return 0
 		fi
 		sleep 0.25

@@ -126,7 +126,7 @@ for name in req-srun req-mpirun; do
 	job=$j_rs
 	[ "$name" = req-mpirun ] && job=$j_rm
 	dir=run-$name
-	res=$(wait_job "$job" 1) || true
+	res=$(wait_job "$job") || true
 	check "$name: COMPLETED 0:0 after one requeue" equals "$res" "COMPLETED 0:0 1"
 	check "$name: the batch shell got SIGUSR1" contains "$name.out" "got SIGUSR1: sending SIGUSR1 to the launcher"
 	check "$name: rank 0 stopped cleanly at generation 7" contains "$name.out" "rank 0\\]: SIGUSR1: stopped cleanly before generation 7"
@@ -176,7 +176,7 @@ check "usage: sweep-array without --array is FAILED 2:0" equals "$res" "FAILED 2
 check "usage: says to use --array" contains noarray.out "not an array task"
 
 # sweep
-res=$(wait_job "$j_sweep" 1) || true
+res=$(wait_job "$j_sweep") || true
 check "sweep: COMPLETED 0:0 after one requeue" equals "$res" "COMPLETED 0:0 1"
 check "sweep: summary.csv equals the uninterrupted sweep's" cmp root-sweep/summary.csv ref-sweep/summary.csv
 check "sweep: run 0 trained once" equals "$(lines root-sweep/run-0/invocations.log)" 1
@@ -188,7 +188,7 @@ check "sweep: requeued itself" contains sweep.out "requeueing job $j_sweep"
 for t in 0 1 2; do
 	want=0
 	[ "$t" = 1 ] && want=1
-	res=$(wait_job "${j_arr}_$t" "$want") || true
+	res=$(wait_job "${j_arr}_$t") || true
 	check "array: task $t COMPLETED 0:0 with $want requeue(s)" equals "$res" "COMPLETED 0:0 $want"
 	check "array: task $t ran --only $t" contains "array-$t.out" "--only $t"
 	check "array: run $t theta equals the uninterrupted sweep's" equals \

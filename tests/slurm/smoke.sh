@@ -206,7 +206,7 @@ for name in c-srun c-mpirun; do
 	check "$name: both ranks stopped at the same iteration" equals "$its" 1
 done
 
-res=$(wait_job "$jd" 1) || true
+res=$(wait_job "$jd") || true
 check "d: requeued job COMPLETED 0:0 after 1 restart" equals "$res" "COMPLETED 0:0 1"
 check "d: first start logged (append kept it)" contains d.out "batch: start, restart count 0"
 check "d: requeue requested after the checkpoint" contains d.out "batch: checkpoint written, requeueing"

@@ -37,7 +37,7 @@ EOF
 job=$(sbatch --parsable -J st-timelimit -o "$T_TMP/timelimit.out" -n 2 -t 1 \
 	--signal=B:USR1@45 "$REPO/scripts/slurm/train.sbatch" long.yaml run)
 note "submitted $job (-t 1, --signal=B:USR1@45); this takes a few minutes"
-res=$(wait_job "$job" 1) || true
+res=$(wait_job "$job") || true
 restarts=${res##* }
 check "COMPLETED 0:0 after at least one requeue" equals "${res% *}" "COMPLETED 0:0"
 check "every start but the last ended on SLURM's SIGUSR1" equals \
