@@ -6,15 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/checkpoint.h"
 #include "common/err.h"
 #include "common/evaluate.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/safetensors.h"
 #include "common/objective.h"
 #include "master/rundir.h"
+#include "randes_version.h"
 
 /* Inputs evaluated between two looks at the clock. */
 #define EVAL_BLOCK 64u
@@ -187,16 +191,102 @@ out:
 	return rc;
 }
 
+/*
+ * Writes theta as safetensors at path, with the metadata that makes the
+ * file self-describing: format, version, task, variant, run seed, r0 (JSON
+ * list), generation, the model spec (JSON) and the resolved config (YAML).
+ * Model-free tasks (sphere, rastrigin) get one tensor "x" of D floats.
+ */
+static int export_model(const struct config *cfg, const float *theta,
+			size_t D, uint64_t generation, const char *path,
+			char *err)
+{
+	struct objective *obj = NULL;
+	struct params_layout *flat = NULL;
+	const struct params_layout *layout;
+	struct json_writer r0w, specw;
+	struct safetensors_kv kv[9];
+	char seed[32], gen[32];
+	char *yaml = NULL;
+	const float *r0;
+	size_t S = 0, n = 0;
+	int rc;
+
+	json_writer_init(&r0w);
+	json_writer_init(&specw);
+	rc = objective_new(&obj, cfg, err);
+	if (rc)
+		goto out;
+	if (objective_n_params(obj) != D) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "theta has %zu parameters, the config's model "
+				 "%zu",
+				 D, objective_n_params(obj));
+		goto out;
+	}
+	if (obj->task->has_model) {
+		layout = &obj->model.layout;
+		model_spec_write_json(&obj->model, &specw);
+	} else {
+		size_t shape[1] = {D};
+		flat = malloc(sizeof(*flat));
+		if (!flat) {
+			rc = randes_errf(err, RANDES_ENOMEM, "out of memory");
+			goto out;
+		}
+		params_layout_init(flat);
+		params_add(flat, "x", 1, shape);
+		layout = flat;
+		json_writer_null(&specw);
+	}
+	r0 = objective_r0(obj, &S);
+	json_writer_array_begin(&r0w);
+	for (size_t i = 0; r0 && i < S; i++)
+		json_writer_double(&r0w, r0[i]);
+	json_writer_array_end(&r0w);
+	rc = json_writer_status(&r0w, err);
+	if (rc == 0)
+		rc = json_writer_status(&specw, err);
+	yaml = config_to_yaml(cfg);
+	if (rc == 0 && !yaml)
+		rc = randes_errf(err, RANDES_ENOMEM, "out of memory");
+	if (rc)
+		goto out;
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)cfg->run.seed);
+	snprintf(gen, sizeof(gen), "%llu", (unsigned long long)generation);
+	kv[n++] = (struct safetensors_kv){"format", "randes"};
+	kv[n++] = (struct safetensors_kv){"randes_version", RANDES_VERSION};
+	kv[n++] = (struct safetensors_kv){"task",
+					  config_task_kind_name(cfg->task.kind)};
+	kv[n++] = (struct safetensors_kv){
+		"variant", config_variant_name(cfg->objective.variant)};
+	kv[n++] = (struct safetensors_kv){"run_seed", seed};
+	kv[n++] = (struct safetensors_kv){"r0", r0w.buf};
+	kv[n++] = (struct safetensors_kv){"generation", gen};
+	kv[n++] = (struct safetensors_kv){"model", specw.buf};
+	kv[n++] = (struct safetensors_kv){"config", yaml};
+	rc = safetensors_write(path, layout, theta, kv, n, err);
+out:
+	free(yaml);
+	free(flat);
+	json_writer_free(&r0w);
+	json_writer_free(&specw);
+	objective_free(obj);
+	return rc;
+}
+
 int finish_run(struct comm *c, const struct config *cfg, const char *run_dir,
-	       const float *theta, size_t D, int evaluate, int *evaluated,
-	       char *err)
+	       const float *theta, size_t D, uint64_t generation, int evaluate,
+	       int *evaluated, char *err)
 {
 	int rc = 0;
 
 	*evaluated = 0;
 	if (c->rank == 0) {
-		/* TODO(export): model.safetensors lands with the
-		 * safetensors module. */
+		char path[RUNDIR_PATH_MAX];
+		rc = rundir_path(path, run_dir, "model.safetensors", err);
+		if (rc == 0)
+			rc = export_model(cfg, theta, D, generation, path, err);
 	}
 	rc = -comm_max_int(c, -rc);
 	if (rc || !evaluate)
@@ -207,19 +297,136 @@ int finish_run(struct comm *c, const struct config *cfg, const char *run_dir,
 	return rc;
 }
 
+/* 1 if path is a regular file (an exported model), else 0. */
+static int path_is_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * Loads a model exported by `randes export`: the config from its metadata
+ * ("config", the resolved YAML), then theta through the strict decoder
+ * against the layout that config gives.  *theta is malloc'd (caller frees).
+ * RANDES_EIO if unreadable, RANDES_EDATA if malformed or not from randes.
+ */
+static int load_exported(const char *path, struct config *cfg, float **theta,
+			 size_t *D, char *err)
+{
+	struct objective *obj = NULL;
+	struct params_layout flat;
+	const struct params_layout *layout;
+	struct json_doc *doc = NULL;
+	const struct json_value *meta, *text;
+	char *buf = NULL;
+	size_t len = 0;
+	uint64_t n = 0;
+	int rc;
+
+	*theta = NULL;
+	rc = fsutil_read_file(path, (size_t)1 << 32, &buf, &len, err);
+	if (rc)
+		return rc;
+	if (len < 8) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "%s: %zu bytes, too short for safetensors",
+				 path, len);
+		goto out;
+	}
+	for (int i = 7; i >= 0; i--)
+		n = (n << 8) | (unsigned char)buf[i];
+	if (n > len - 8 || n > SAFETENSORS_MAX_HEADER) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "%s: header length %llu runs past the end of "
+				 "the file",
+				 path, (unsigned long long)n);
+		goto out;
+	}
+	rc = json_parse(buf + 8, (size_t)n, &doc, err);
+	if (rc) {
+		randes_err_prefix(err, "%s: header", path);
+		rc = RANDES_EDATA;
+		goto out;
+	}
+	meta = json_object_get(json_doc_root(doc), "__metadata__");
+	text = json_object_get(meta, "config");
+	if (!text || text->type != JSON_STRING) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "%s: no randes config in the metadata (was it "
+				 "written by randes export?)",
+				 path);
+		goto out;
+	}
+	rc = config_load_string(cfg, text->str, text->str_len, path, NULL, 0,
+				err);
+	if (rc) {
+		rc = RANDES_EDATA;
+		goto out;
+	}
+	rc = objective_new(&obj, cfg, err);
+	if (rc)
+		goto out;
+	*D = objective_n_params(obj);
+	if (obj->task->has_model) {
+		layout = &obj->model.layout;
+	} else {
+		size_t shape[1] = {*D};
+		params_layout_init(&flat);
+		params_add(&flat, "x", 1, shape);
+		layout = &flat;
+	}
+	*theta = malloc(sizeof(float) * (*D ? *D : 1));
+	if (!*theta) {
+		rc = randes_errf(err, RANDES_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = safetensors_decode((const unsigned char *)buf, len, layout, *theta,
+				NULL, err);
+	if (rc) {
+		randes_err_prefix(err, "%s", path);
+		free(*theta);
+		*theta = NULL;
+	}
+out:
+	objective_free(obj);
+	json_doc_free(doc);
+	free(buf);
+	return rc;
+}
+
 int eval_command(struct comm *c, const char *run_dir,
 		 const struct eval_options *o, char *err)
 {
 	struct config cfg;
 	struct checkpoint ck;
-	char warn[RANDES_ERR_LEN] = "";
+	struct eval_options eo = *o;
+	char warn[RANDES_ERR_LEN] = "", out_path[RUNDIR_PATH_MAX];
 	char *yaml = NULL;
 	const float *theta = NULL;
+	float *exported = NULL;
 	uint64_t D = 0;
-	int rc = 0;
+	int rc = 0, is_file = 0;
 
 	checkpoint_init(&ck);
-	if (c->rank == 0) {
+	if (c->rank == 0 && (is_file = path_is_file(run_dir)) == 1) {
+		/* An exported model: evaluate it where it lies. */
+		size_t d = 0;
+		rc = load_exported(run_dir, &cfg, &exported, &d, err);
+		theta = exported;
+		D = d;
+		if (rc == 0 && !eo.out) {
+			snprintf(out_path, sizeof(out_path), "%s.eval.json",
+				 run_dir);
+			eo.out = out_path;
+		}
+		if (rc == 0) {
+			yaml = config_to_yaml(&cfg);
+			if (!yaml)
+				rc = randes_errf(err, RANDES_ENOMEM,
+						 "out of memory");
+		}
+	} else if (c->rank == 0) {
 		rc = rundir_load(run_dir, &cfg, &ck, warn, err);
 		if (rc == 0) {
 			if (warn[0])
@@ -253,8 +460,9 @@ int eval_command(struct comm *c, const char *run_dir,
 					"(broadcast config)", NULL, 0, err);
 	if ((rc = -comm_max_int(c, -rc)) != 0)
 		goto out;
-	rc = eval_run(c, &cfg, run_dir, theta, (size_t)D, o, err);
+	rc = eval_run(c, &cfg, run_dir, theta, (size_t)D, &eo, err);
 out:
+	free(exported);
 	free(yaml);
 	checkpoint_free(&ck);
 	return rc;
@@ -262,9 +470,32 @@ out:
 
 int export_command(const char *run_dir, const char *out, char *err)
 {
-	(void)run_dir;
-	(void)out;
-	return randes_errf(err, RANDES_EUSAGE,
-			   "export is not available yet (needs the "
-			   "safetensors module)");
+	struct config cfg;
+	struct checkpoint ck;
+	char warn[RANDES_ERR_LEN] = "";
+	const struct checkpoint_section *s;
+	int rc;
+
+	checkpoint_init(&ck);
+	rc = rundir_load(run_dir, &cfg, &ck, warn, err);
+	if (rc)
+		goto out;
+	if (warn[0])
+		log_msg(LOG_WARN, "%s", warn);
+	s = checkpoint_section_find(&ck, "es.theta");
+	if (!s || s->type != CHECKPOINT_TYPE_F32 || s->count != ck.dim) {
+		rc = randes_errf(err, RANDES_EDATA,
+				 "%s: the checkpoint has no usable es.theta "
+				 "section",
+				 run_dir);
+		goto out;
+	}
+	rc = export_model(&cfg, s->data, (size_t)ck.dim, ck.generation, out,
+			  err);
+	if (rc == 0)
+		printf("randes export: %s (generation %llu of %s)\n", out,
+		       (unsigned long long)ck.generation, run_dir);
+out:
+	checkpoint_free(&ck);
+	return rc;
 }

@@ -35,12 +35,12 @@ int eval_run(struct comm *c, const struct config *cfg, const char *run_dir,
 
 /*
  * The end of a training run (collective): rank 0 exports
- * RUN_DIR/model.safetensors; then, if `evaluate`, eval_run with the
+ * RUN_DIR/model.safetensors (theta after `generation` generations); then, if `evaluate`, eval_run with the
  * config's settings.  *evaluated is set when eval.json was written.
  */
 int finish_run(struct comm *c, const struct config *cfg, const char *run_dir,
-	       const float *theta, size_t D, int evaluate, int *evaluated,
-	       char *err);
+	       const float *theta, size_t D, uint64_t generation, int evaluate,
+	       int *evaluated, char *err);
 
 /* `randes eval RUN_DIR` on all ranks of c (collective). */
 int eval_command(struct comm *c, const char *run_dir,

@@ -496,6 +496,7 @@ abort_all:
 		/* Export and evaluate the final model on all ranks. */
 		const float *theta = c->rank == 0 ? es.theta : NULL;
 		rc = finish_run(c, cfg, opt->run_dir, theta, D,
+				result->generation,
 				!opt->no_eval && cfg->run.eval_at_end,
 				&result->evaluated, err);
 	}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# e2e-export: `randes export` writes a safetensors file that a plain
+# json + NumPy reader accepts (tensor layout, metadata) and that equals the
+# run's model.safetensors; `randes eval FILE` on the exported model gives
+# the same eval.json as on the run directory; malformed files exit 3.
+. "$(dirname "$0")/e2e-lib.sh"
+
+cat >c.yaml <<'YAML'
+run: {name: exp, seed: 9, generations: 6, checkpoint_every: 3}
+task: {kind: cycle_coloring}
+objective: {variant: q_r0, q: 10, inputs: 8}
+es: {population: 8, sigma: 0.03, lr: 0.01}
+eval: {seeds: 4, majority: [1, 3], max_inputs: 200}
+YAML
+run 2 train c.yaml --run-dir r >/dev/null 2>&1 || fail "training"
+[ -s r/model.safetensors ] || fail "no model.safetensors after training"
+run 0 export r --out m.safetensors >/dev/null || fail "export"
+cmp -s m.safetensors r/model.safetensors || fail "export differs from the run's model.safetensors"
+
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+	/usr/bin/python3 "$SRC/tests/safetensors_check.py" m.safetensors --quiet \
+		--meta task=cycle_coloring --meta variant=q_r0 --meta run_seed=9 \
+		--meta generation=6 --meta format=randes || fail "NumPy reader"
+	/usr/bin/python3 - m.safetensors <<'PYEOF' || fail "metadata content"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+m = h["__metadata__"]
+assert len(json.loads(m["r0"])) == 10          # per_token seed: 10 vertices x 1
+assert json.loads(m["model"])["width"] == 16
+assert "head.w" in h and h["head.w"]["shape"] == [16, 3]
+total = sum((t["data_offsets"][1] - t["data_offsets"][0]) // 4
+            for k, t in h.items() if k != "__metadata__")
+assert total == 2291, total                    # PAPER.md: C10 model
+PYEOF
+	pass "exported file read by json + NumPy: 2,291 parameters, metadata, layout"
+else
+	echo "SKIP: /usr/bin/python3 with numpy not available; NumPy reader not run"
+fi
+
+run 2 eval r --out from-dir.json >/dev/null 2>&1 || fail "eval of the run dir"
+run 2 eval m.safetensors --out from-file.json >/dev/null 2>&1 || fail "eval of the file"
+cmp -s from-dir.json from-file.json || fail "eval of the exported model differs"
+run 0 eval m.safetensors >/dev/null 2>&1 || fail "eval with the default output"
+[ -s m.safetensors.eval.json ] || fail "default output FILE.eval.json missing"
+pass "eval of the exported file equals eval of the run directory"
+
+head -c 200 m.safetensors >trunc.safetensors
+expect_exit 3 run 0 eval trunc.safetensors
+grep -q "trunc.safetensors" last.err || fail "message does not name the file"
+cp m.safetensors flip.safetensors
+printf '\x7b' | dd of=flip.safetensors bs=1 seek=20 conv=notrunc 2>/dev/null
+expect_exit 3 run 0 eval flip.safetensors
+expect_exit 3 run 0 export no-such-run --out x.safetensors
+expect_exit 3 run 0 export r --out no-such-dir/x.safetensors
+expect_exit 2 run 0 export r
+pass "malformed models and unwritable outputs: exit 3; missing --out: exit 2"
