@@ -31,6 +31,7 @@
 #include "master/eval_cmd.h"
 #include "master/rundir.h"
 #include "master/signals.h"
+#include "master/sweep.h"
 #include "master/train.h"
 #include "randes_version.h"
 #include "worker/comm.h"
@@ -366,13 +367,18 @@ usage:
 }
 
 static const char help_eval[] =
-	"Usage: randes eval RUN_DIR [--seeds K] [--out FILE]\n"
+	"Usage: randes eval RUN_DIR|MODEL.safetensors [--seeds K] [--out FILE]\n"
+	"                   [--dump FILE]\n"
 	"\n"
 	"Runs the evaluation protocol (average, 5th percentile, worst case,\n"
-	"majority votes) on the trained model of RUN_DIR.\n"
+	"majority votes, sampled success, predictive variance) on the trained\n"
+	"model of RUN_DIR, or on a model written by `randes export`.\n"
 	"\n"
 	"  --seeds K     evaluation seeds per input (default: eval.seeds)\n"
-	"  --out FILE    where to write the JSON (default RUN_DIR/eval.json)\n"
+	"  --out FILE    where to write the JSON (default RUN_DIR/eval.json,\n"
+	"                or MODEL.safetensors.eval.json)\n"
+	"  --dump FILE   also write the exact model inputs and logits of the\n"
+	"                first 256 inputs and 4 seeds as safetensors\n"
 	"  -h, --help    show this help\n"
 	"\n"
 	"Runs under mpirun too: the evaluation inputs are split over the ranks\n"
@@ -383,6 +389,7 @@ static int cmd_eval(int argc, char **argv)
 {
 	struct opts o = {.cmd = "eval", .argc = argc, .argv = argv};
 	const char *run_dir = NULL, *out = NULL, *seeds_arg = NULL;
+	const char *dump = NULL;
 	uint32_t seeds = 0;
 	int r;
 
@@ -401,6 +408,9 @@ static int cmd_eval(int argc, char **argv)
 						   ">= 1, got '%s'",
 						   seeds_arg);
 		} else if ((r = opt_value(&o, "--out", &out)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if ((r = opt_value(&o, "--dump", &dump)) != 0) {
 			if (r < 0)
 				return randes_err_exit_code(RANDES_EUSAGE);
 		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
@@ -426,6 +436,7 @@ static int cmd_eval(int argc, char **argv)
 		memset(&eo, 0, sizeof(eo));
 		eo.seeds = seeds;
 		eo.out = out;
+		eo.dump = dump;
 		rc = eval_command(&comm, run_dir, &eo, err);
 		return finish_mpi(&comm, "eval", rc, err);
 	}
@@ -479,31 +490,75 @@ static int cmd_export(int argc, char **argv)
 }
 
 static const char help_sweep[] =
-	"Usage: randes sweep SWEEP.yaml [--run-root DIR]\n"
+	"Usage: randes sweep SWEEP.yaml [--run-root DIR] [--only INDEX | --list "
+	"| --summarize]\n"
+	"       randes sweep [SWEEP.yaml] --watch DIR [--run-root DIR] "
+	"[--ranks-per-run N]\n"
 	"\n"
-	"Runs a grid of trainings (base config x overrides) and writes a\n"
-	"summary of their evaluations.\n"
+	"Trains a grid of runs (SWEEP.yaml: a base config, overrides, a grid\n"
+	"of key.path: [values] and/or a list of runs; docs/sweep.md) in\n"
+	"RUN_ROOT/<sweep name>/<run name>, evaluates each, and writes\n"
+	"RUN_ROOT/<sweep name>/summary.csv.  Every run is validated before\n"
+	"anything is written.  Launch it under mpirun or srun: the ranks form\n"
+	"groups of ranks_per_run that train runs side by side, each group\n"
+	"claiming runs through their run-directory locks (so job arrays and\n"
+	"several allocations can share a sweep).  Run again, it skips finished\n"
+	"runs and resumes interrupted ones.\n"
 	"\n"
-	"  --run-root DIR   parent directory of the runs (default runs/)\n"
-	"  -h, --help       show this help\n"
+	"  --run-root DIR      parent of the sweep and of watched runs\n"
+	"                      (default runs)\n"
+	"  --only INDEX        train only run INDEX (0-based, as --list numbers\n"
+	"                      them) on all ranks: one job-array task per run\n"
+	"  --list              print INDEX, NAME and STATUS of each run; exit\n"
+	"  --summarize         only (re)write summary.csv from what is on disk\n"
+	"  --watch DIR         stay up as a daemon: configs dropped into DIR\n"
+	"                      (as NAME.yaml: write elsewhere, then rename) are\n"
+	"                      validated, queued and trained in RUN_ROOT/NAME\n"
+	"                      (after the sweep's own runs) until a signal\n"
+	"  --ranks-per-run N   ranks per group (default: the sweep's\n"
+	"                      ranks_per_run, else 1)\n"
+	"  -h, --help          show this help\n"
 	"\n"
-	"Not implemented yet: lands with the daemon.\n";
+	"SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 (to every rank: mpirun and srun\n"
+	"forward them): each group checkpoints its run and stops, no new run\n"
+	"starts, exit 0; the same command continues.  --list and --summarize\n"
+	"use no MPI.  Exit codes: 0, 2 bad usage or sweep (or a run's config,\n"
+	"or a busy --only run), 3 I/O or data, 4 MPI; with failed runs, the\n"
+	"worst of them after the other runs are done.\n"
+	"Example: mpirun -np 4 randes sweep configs/sweeps/cc-variants.yaml\n";
 
 static int cmd_sweep(int argc, char **argv)
 {
 	struct opts o = {.cmd = "sweep", .argc = argc, .argv = argv};
-	const char *sweep = NULL, *root = NULL;
-	int r;
+	const char *sweep = NULL, *root = NULL, *only_arg = NULL;
+	const char *watch = NULL, *rpr_arg = NULL;
+	int list = 0, summarize = 0, r, rc;
+	struct sweep_options so;
+	struct sweep_plan plan;
+	char err[RANDES_ERR_LEN] = "";
 
+	memset(&so, 0, sizeof(so));
 	for (o.i = 1; o.i < argc; o.i++) {
 		const char *a = argv[o.i];
 		if (help_requested(&o))
 			return print_command_help("sweep");
 		if (!o.only_pos && strcmp(a, "--") == 0)
 			o.only_pos = 1;
-		else if ((r = opt_value(&o, "--run-root", &root)) != 0) {
+		else if ((r = opt_value(&o, "--run-root", &root)) != 0 ||
+			 (r = opt_value(&o, "--only", &only_arg)) != 0 ||
+			 (r = opt_value(&o, "--watch", &watch)) != 0 ||
+			 (r = opt_value(&o, "--ranks-per-run", &rpr_arg)) !=
+				 0) {
 			if (r < 0)
 				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if ((r = opt_flag(&o, "--list")) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+			list = 1;
+		} else if ((r = opt_flag(&o, "--summarize")) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+			summarize = 1;
 		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
 			return usage_error("sweep", "unknown option '%s'", a);
 		else if (!sweep)
@@ -512,11 +567,88 @@ static int cmd_sweep(int argc, char **argv)
 			return usage_error("sweep", "unexpected argument '%s'",
 					   a);
 	}
-	if (!sweep)
+	if (!sweep && !watch)
 		return usage_error("sweep", "missing the SWEEP.yaml argument");
-	fprintf(stderr, "randes sweep: not implemented yet (lands with the "
-			"daemon)\n");
-	return randes_err_exit_code(RANDES_EUSAGE);
+	if (only_arg && (list || summarize || watch))
+		return usage_error("sweep", "--only cannot be combined with "
+					    "--list, --summarize or --watch");
+	if (list + summarize + (watch != NULL) > 1)
+		return usage_error("sweep", "choose one of --list, --summarize "
+					    "and --watch");
+	if ((root && !*root) || (watch && !*watch))
+		return usage_error("sweep", "--run-root and --watch need a "
+					    "directory");
+	if (only_arg) {
+		/* A 0-based index: digits only. */
+		unsigned long long v = 0;
+		const char *p = only_arg;
+		for (; *p >= '0' && *p <= '9' && v <= SWEEP_MAX_RUNS; p++)
+			v = v * 10 + (unsigned long long)(*p - '0');
+		if (!*only_arg || *p)
+			return usage_error("sweep", "--only expects a run "
+						    "index >= 0, got '%s'",
+					   only_arg);
+		so.only = 1;
+		so.only_index = (size_t)v;
+	}
+	if (rpr_arg) {
+		uint32_t v;
+		if (parse_count(rpr_arg, &v) != 0 || v > 65536)
+			return usage_error("sweep", "--ranks-per-run expects "
+						    "an integer in [1, 65536], "
+						    "got '%s'",
+					   rpr_arg);
+		so.ranks_per_run = v;
+	}
+	so.run_root = root;
+	so.watch_dir = watch;
+
+	/* The whole sweep is expanded and validated before MPI starts. */
+	sweep_plan_init(&plan);
+	if (sweep) {
+		rc = sweep_plan_load(&plan, sweep, err);
+		if (rc) {
+			fprintf(stderr, "%s\n", err);
+			if (rc == RANDES_ECONFIG)
+				fprintf(stderr,
+					"randes sweep: sweep refused; "
+					"docs/sweep.md describes the sweep "
+					"file, docs/config.md every key\n");
+			return randes_err_exit_code(rc);
+		}
+		if (so.only && so.only_index >= plan.n_runs) {
+			rc = usage_error("sweep",
+					 "--only %s: the sweep has runs 0..%zu",
+					 only_arg, plan.n_runs - 1);
+			sweep_plan_free(&plan);
+			return rc;
+		}
+	}
+	if (list || summarize) {
+		char path[RUNDIR_PATH_MAX];
+		rc = list ? sweep_list(&plan, root, stdout, err)
+			  : sweep_summarize(&plan, root, path, err);
+		if (rc)
+			fprintf(stderr, "randes sweep: %s\n", err);
+		else if (summarize)
+			printf("%s\n", path);
+		sweep_plan_free(&plan);
+		return randes_err_exit_code(rc);
+	}
+	{
+		struct comm comm;
+		int margc = 0;
+		char **margv = NULL;
+
+		rc = start_mpi(&comm, &margc, &margv);
+		if (rc) {
+			sweep_plan_free(&plan);
+			return rc;
+		}
+		rc = sweep_execute(&comm, sweep ? &plan : NULL, &so, err);
+		sweep_plan_free(&plan);
+		return finish_mpi(&comm, "sweep", rc, err);
+	}
 }
 
 static const char help_help[] =

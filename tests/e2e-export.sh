@@ -46,6 +46,35 @@ run 0 eval m.safetensors >/dev/null 2>&1 || fail "eval with the default output"
 [ -s m.safetensors.eval.json ] || fail "default output FILE.eval.json missing"
 pass "eval of the exported file equals eval of the run directory"
 
+# --dump: the exact inputs and logits, recomputed outside randes by the
+# NumPy forward pass written from docs/model.md.
+run 0 eval r --out dumped.json --dump dump.safetensors >/dev/null 2>&1 ||
+	fail "eval --dump"
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+	/usr/bin/python3 - "$SRC/tests" m.safetensors dump.safetensors <<'PYEOF' ||
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from safetensors_check import forward, load
+P, meta = load(sys.argv[2])
+D, dmeta = load(sys.argv[3])
+spec = json.loads(meta["model"])
+worst = 0.0
+nI, nS = D["logits"].shape[:2]
+for i in range(0, nI, 17):
+    for j in range(nS):
+        z = forward(P, spec, D["feat"][i, j], np.zeros((10, 0), int),
+                    D["seed"][j], D["mask"][i])
+        ref = D["logits"][i, j]
+        worst = max(worst, float(np.max(np.abs(z - ref))))
+scale = float(np.max(np.abs(D["logits"])))
+print(f"NumPy forward vs randes logits: max |diff| {worst:.3g} (scale {scale:.3g})")
+assert worst <= 1e-5 * max(scale, 1.0)
+PYEOF
+		fail "the NumPy forward disagrees with the dumped logits"
+	pass "eval --dump: logits recomputed by an independent NumPy forward"
+fi
+
 head -c 200 m.safetensors >trunc.safetensors
 expect_exit 3 run 0 eval trunc.safetensors
 grep -q "trunc.safetensors" last.err || fail "message does not name the file"

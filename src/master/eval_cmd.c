@@ -54,6 +54,124 @@ static int write_eval_json(const char *path, const struct eval_summary *sum,
 	return rc;
 }
 
+/* Appends a tensor to the dump layout and converts src to float. */
+static void dump_add(struct params_layout *l, float *all, const char *name,
+		     unsigned ndim, const size_t *shape, const void *src,
+		     char kind)
+{
+	size_t off = params_add(l, name, ndim, shape);
+	const struct params_tensor *t = &l->tensors[l->n_tensors - 1];
+
+	for (size_t i = 0; i < t->count; i++) {
+		switch (kind) {
+		case 'f': all[off + i] = ((const float *)src)[i]; break;
+		case 'i': all[off + i] = (float)((const int32_t *)src)[i]; break;
+		case 'b': all[off + i] = (float)((const uint8_t *)src)[i]; break;
+		case 'u': all[off + i] = (float)((const uint32_t *)src)[i]; break;
+		case 'q': all[off + i] = (float)((const uint64_t *)src)[i]; break;
+		}
+	}
+}
+
+/*
+ * --dump: the exact model inputs and logits of the first evaluation inputs
+ * and seeds (evaluate_dump), as one safetensors file of F32 tensors
+ * (integer arrays converted exactly: every value is below 2^24), for
+ * checking randes against an outside implementation.  docs/tasks.md
+ * describes the tensors.
+ */
+static int write_dump(struct evaluator *ev, const float *theta,
+		      const struct config *cfg, const char *path, char *err)
+{
+	struct eval_dump d;
+	struct params_layout *l = NULL;
+	float *all = NULL;
+	size_t nI, nS, total;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	evaluate_dump_shape(ev, &d);
+	nI = d.n_inputs;
+	nS = d.n_seeds;
+	d.feat = calloc(nI * nS * d.seq_len * (d.n_feat ? d.n_feat : 1), sizeof(float));
+	d.index = d.n_index ? calloc(nI * nS * d.seq_len * d.n_index, sizeof(int32_t)) : NULL;
+	d.mask = d.mask_len ? calloc(nI * d.mask_len * d.mask_len, 1) : NULL;
+	d.seed = calloc(nS * (d.seed_size ? d.seed_size : 1), sizeof(float));
+	d.logits = calloc(nI * nS * d.rows * d.out_dim, sizeof(float));
+	d.length = calloc(nI * nS, sizeof(int32_t));
+	d.target = calloc(nI * (d.target_len ? d.target_len : 1), sizeof(uint32_t));
+	d.input = calloc(nI, sizeof(uint64_t));
+	l = malloc(sizeof(*l));
+	total = nI * nS * d.seq_len * d.n_feat + nI * nS * d.seq_len * d.n_index +
+		nI * d.mask_len * d.mask_len + nS * d.seed_size +
+		nI * nS * d.rows * d.out_dim + nI * nS + nI * d.target_len + nI;
+	all = malloc(sizeof(float) * (total ? total : 1));
+	if (!d.feat || (d.n_index && !d.index) || (d.mask_len && !d.mask) ||
+	    !d.seed || !d.logits || !d.length || !d.target || !d.input || !l ||
+	    !all) {
+		rc = randes_errf(err, RANDES_ENOMEM, "out of memory for --dump");
+		goto out;
+	}
+	rc = evaluate_dump(ev, theta, &d, err);
+	if (rc)
+		goto out;
+	params_layout_init(l);
+	if (d.n_feat) {
+		size_t sh[4] = {nI, nS, d.seq_len, d.n_feat};
+		dump_add(l, all, "feat", 4, sh, d.feat, 'f');
+	}
+	if (d.n_index) {
+		size_t sh[4] = {nI, nS, d.seq_len, d.n_index};
+		dump_add(l, all, "index", 4, sh, d.index, 'i');
+	}
+	if (d.mask_len) {
+		size_t sh[3] = {nI, d.mask_len, d.mask_len};
+		dump_add(l, all, "mask", 3, sh, d.mask, 'b');
+	}
+	{
+		size_t sh[2] = {nS, d.seed_size};
+		dump_add(l, all, "seed", 2, sh, d.seed, 'f');
+	}
+	{
+		size_t sh[4] = {nI, nS, d.rows, d.out_dim};
+		dump_add(l, all, "logits", 4, sh, d.logits, 'f');
+	}
+	{
+		size_t sh[2] = {nI, nS};
+		dump_add(l, all, "length", 2, sh, d.length, 'i');
+	}
+	if (d.target_len) {
+		size_t sh[2] = {nI, d.target_len};
+		dump_add(l, all, "target", 2, sh, d.target, 'u');
+	}
+	{
+		size_t sh[1] = {nI};
+		dump_add(l, all, "input", 1, sh, d.input, 'q');
+	}
+	{
+		char *yaml = config_to_yaml(cfg);
+		struct safetensors_kv kv[3] = {
+			{"format", "randes-eval-dump"},
+			{"task", config_task_kind_name(cfg->task.kind)},
+			{"config", yaml ? yaml : ""},
+		};
+		rc = safetensors_write(path, l, all, kv, 3, err);
+		free(yaml);
+	}
+out:
+	free(d.feat);
+	free(d.index);
+	free(d.mask);
+	free(d.seed);
+	free(d.logits);
+	free(d.length);
+	free(d.target);
+	free(d.input);
+	free(l);
+	free(all);
+	return rc;
+}
+
 int eval_run(struct comm *c, const struct config *cfg_in, const char *run_dir,
 	     const float *theta_in, size_t D, const struct eval_options *o,
 	     char *err)
@@ -171,6 +289,13 @@ int eval_run(struct comm *c, const struct config *cfg_in, const char *run_dir,
 		}
 		if (rc == 0)
 			rc = write_eval_json(path, &sum, err);
+		if (rc == 0 && o && o->dump) {
+			rc = write_dump(ev, theta, &cfg, o->dump, err);
+			if (rc == 0)
+				printf("[%s] model inputs and logits of the "
+				       "first inputs and seeds: %s\n",
+				       tag, o->dump);
+		}
 		if (rc == 0) {
 			printf("[%s] %s (%s, run dir %s)\n", tag, path,
 			       config_variant_name(cfg.objective.variant),
