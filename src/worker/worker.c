@@ -137,6 +137,9 @@ static int generation_static(struct worker *w, const struct es_view *view,
 				  MPI_FLOAT, 0, c->comm));
 	if (c->rank != 0)
 		c->bytes_sent += 2 * count * sizeof(float);
+	else
+		for (int r = 1; r < c->size; r++)
+			c->bytes_received += (uint64_t)w->counts[r] * sizeof(float);
 	rep->t_wait = now_seconds() - t1;
 	return rc;
 }
@@ -313,6 +316,8 @@ int worker_generation(struct worker *w, const struct es_view *view,
 				 (int)sizeof(rep), MPI_BYTE, 0, c->comm));
 	if (c->rank != 0)
 		c->bytes_sent += sizeof(rep);
+	else
+		c->bytes_received += sizeof(rep) * (uint64_t)(c->size - 1);
 	if (c->rank == 0) {
 		for (int r = 0; r < c->size; r++)
 			if (w->reports[r].has_center && center)
