@@ -9,7 +9,7 @@
 #   restarts the daemons and the node shows the new CPU count
 #   down cancels a job that ignores SIGTERM and leaves none of its processes
 #   after a crash (slurmctld and slurmd SIGKILLed) down still reaps the
-#   orphaned slurmstepd and the job's tasks
+#   orphaned slurmstepd and the job's tasks, and so does the next up
 #   munged is stopped by down only if up started it
 #   down --purge removes the directory, and refuses a directory it did not
 #   create
@@ -141,6 +141,21 @@ check "crash: the job outlived its daemons" alive "$orphan"
 "$SLURM_LOCAL" down
 check "crash: down reaped the job's shell" dead "$orphan"
 check "crash: no process left in the cluster directory" equals "$(procs_in_dir)" ""
+
+# Crash again; this time the next up cleans up before it starts.
+"$SLURM_LOCAL" up >/dev/null 2>&1 || abort "third up failed"
+rm -f "$T_TMP/orphan.pid"
+sbatch --parsable -n 1 -o "$T_TMP/orphan2.out" -D "$T_TMP" \
+	--wrap "echo \$\$ > $T_TMP/orphan.pid; while :; do sleep 1; done" >/dev/null
+wait_pidfile "$T_TMP/orphan.pid"
+orphan=$(cat "$T_TMP/orphan.pid" 2>/dev/null || echo 0)
+for p in $(pids); do
+	kill -KILL "$p"
+done
+"$SLURM_LOCAL" up >/dev/null 2>&1 || abort "up after a crash failed"
+check "crash, then up: the orphaned job was reaped" dead "$orphan"
+check "crash, then up: the cluster is up" equals "$(rc_of "$SLURM_LOCAL" status)" 0
+"$SLURM_LOCAL" down >/dev/null 2>&1
 
 mkdir -p "$T_TMP/notours/etc"
 echo "ClusterName=someone-else" >"$T_TMP/notours/etc/slurm.conf"

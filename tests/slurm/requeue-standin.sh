@@ -139,7 +139,7 @@ for name in req-srun req-mpirun; do
 	check "$name: 20 metrics lines, none repeated" equals "$(lines "$dir/metrics.jsonl")" 20
 	check "$name: theta equals the uninterrupted run's" equals "$(theta_of "$dir")" "$ref_theta"
 done
-check "req-mpirun: ran under mpirun" contains req-mpirun.out "mpirun -np 2"
+check "req-mpirun: ran under mpirun" contains req-mpirun.out "mpirun -x OPENBLAS_NUM_THREADS -x OMP_NUM_THREADS -np 2"
 
 # term, then the same command again
 res=$(wait_job "$j_term") || true
