@@ -972,8 +972,14 @@ def workload_obj(name):
     return Coloring(ARGS.inputs or 256, ARGS.seeds or 10)
 
 
+def set_threads(threads):
+    """Leave torch's thread count alone in the installed configuration."""
+    if TUNED or ARGS.threads:
+        torch.set_num_threads(threads)
+
+
 def time_config(wl, level, split, threads, chunk, gens, warm):
-    torch.set_num_threads(threads)
+    set_threads(threads)
     gobj = Generation(wl, ARGS.population, ARGS.sigma, ARGS.run_seed, level,
                       chunk)
     runner = Runner(gobj, split, threads)
@@ -1034,7 +1040,7 @@ def main():
             chunk = ARGS.chunk or (DEFAULT_CHUNK[(name, level)] if TUNED
                                    else wl.n)
             if not ARGS.no_check:
-                torch.set_num_threads(threads)
+                set_threads(threads)
                 c = check(wl, level, ARGS.run_seed)
                 c.update({"workload": name, "algebra": level})
                 out["checks"].append(c)
