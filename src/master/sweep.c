@@ -2758,11 +2758,17 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 		else if (plan)
 			log_msg(LOG_INFO,
 				"sweep %s: %zu run%s under %s; %d rank%s in %d "
-				"group%s of %u",
+				"group%s of %u%s",
 				plan->name, plan->n_runs,
 				plan->n_runs == 1 ? "" : "s", sw.root,
 				world->size, world->size == 1 ? "" : "s",
-				sw.n_groups, sw.n_groups == 1 ? "" : "s", rpr);
+				sw.n_groups, sw.n_groups == 1 ? "" : "s",
+				world->size < (int)rpr ? (uint32_t)world->size
+						       : rpr,
+				world->size % (int)rpr && world->size > (int)rpr
+					? " (the last group takes the "
+					  "leftover ranks)"
+					: "");
 		if (sw.watch[0])
 			log_msg(LOG_INFO,
 				"watching %s: drop NAME.yaml there (write a "
