@@ -4,7 +4,8 @@
  *   randes train CONFIG [--run-dir DIR] [--set key.path=value]... [--resume]
  *   randes eval RUN_DIR [--seeds K] [--out FILE]
  *   randes export RUN_DIR --out FILE
- *   randes sweep SWEEP.yaml [--run-root DIR]
+ *   randes sweep SWEEP.yaml [--run-root DIR] [--only INDEX | --list | --summarize]
+ *   randes sweep [SWEEP.yaml] --watch DIR [--run-root DIR] [--ranks-per-run N]
  *   randes check-config CONFIG [--set key.path=value]...
  *   randes --help | -h | help [COMMAND] | COMMAND --help | --version
  *

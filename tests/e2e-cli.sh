@@ -78,15 +78,17 @@ has err "missing the --out FILE option"
 expect 2 "sweep without file" -- "$randes" sweep
 has err "missing the SWEEP.yaml argument"
 
-# --- the subcommands that land with the daemon say so ----------------------
-expect 2 "train (not yet)" -- "$randes" train "$src/configs/default.yaml" --run-dir rd --set es.lr=0.02
-has err "not implemented yet"
-expect 2 "eval (not yet)" -- "$randes" eval rd --seeds 7 --out e.json
-has err "not implemented yet"
-expect 2 "export (not yet)" -- "$randes" export rd --out m.safetensors
-has err "not implemented yet"
-expect 2 "sweep (not yet)" -- "$randes" sweep s.yaml --run-root runs
-has err "not implemented yet"
+# --- commands whose inputs do not exist ---------------------------------
+# Commands that need inputs which do not exist fail with exit 3 and name them.
+expect 3 "eval of a missing run directory" -- "$randes" eval rd --seeds 7 --out e.json
+has err "rd"
+[ -e e.json ] && fail "eval of a missing run wrote its output"
+expect 3 "export of a missing run directory" -- "$randes" export rd --out m.safetensors
+has err "rd"
+[ -e m.safetensors ] && fail "export of a missing run wrote its output"
+expect 3 "sweep of a missing file" -- "$randes" sweep s.yaml --run-root runs
+has err "s.yaml"
+[ -e runs ] && fail "sweep of a missing file created its run root"
 
 # --- check-config: resolved YAML that loads back to the same text ----------
 for f in "$src"/configs/*.yaml; do
