@@ -1,0 +1,317 @@
+/*
+ * vmath: deterministic exp (x <= 0) and log1p (x >= 0) in double (see
+ * vmath.h).
+ *
+ * exp: x = n ln2 + r with n = round(x log2 e) and |r| <= ln2/2 (Cody-Waite,
+ * ln2 split so that n * ln2_hi is exact), e^r by its Taylor polynomial of
+ * degree 13 in Horner form (truncation below 1e-17 relative), times 2^n
+ * built in the exponent bits.  The array form runs the same operations on
+ * 8 lanes, compiled for the baseline, AVX2 and AVX-512F (like blas.c).
+ *
+ * log1p: below sqrt(2) - 1 directly; above, 1 + x = 2^k m with m in
+ * [sqrt(1/2), sqrt(2)) and log1p(x) = k ln2 + log(m) + c / (1 + x), c the
+ * rounding error of 1 + x.  log(1 + f) for |f| <= sqrt(2) - 1 is
+ * f - s (f - R), s = f / (2 + f) (fdlibm's form, see log1p_core), R to
+ * s^22 (truncation below 1e-17 relative).  Within 1 ulp of glibc's.
+ */
+#include "vmath.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "blas.h"
+
+#define EXP_LOG2E 1.4426950408889634074
+#define EXP_LN2_HI 6.93147180369123816490e-01 /* 0x3fe62e42fee00000 */
+#define EXP_LN2_LO 1.90821492927058770002e-10
+#define EXP_SHIFT 6755399441055744.0 /* 1.5 * 2^52: rounds to an integer */
+#define EXP_MIN (-708.0)
+
+/* 1/k! for k = 13 .. 2 */
+#define C13 1.6059043836821614599e-10
+#define C12 2.0876756987868098979e-09
+#define C11 2.5052108385441718775e-08
+#define C10 2.7557319223985890653e-07
+#define C9 2.7557319223985890653e-06
+#define C8 2.4801587301587301587e-05
+#define C7 1.9841269841269841270e-04
+#define C6 1.3888888888888888889e-03
+#define C5 8.3333333333333333333e-03
+#define C4 4.1666666666666666667e-02
+#define C3 1.6666666666666666667e-01
+#define C2 0.5
+
+double vmath_exp_neg(double x)
+{
+	double n, r, p, t, scale;
+	uint64_t bits, sb;
+	int64_t k;
+
+	if (x > 0.0)
+		x = 0.0;
+	t = x * EXP_LOG2E + EXP_SHIFT;
+	n = t - EXP_SHIFT;
+	r = (x - n * EXP_LN2_HI) - n * EXP_LN2_LO;
+	p = C13;
+	p = p * r + C12;
+	p = p * r + C11;
+	p = p * r + C10;
+	p = p * r + C9;
+	p = p * r + C8;
+	p = p * r + C7;
+	p = p * r + C6;
+	p = p * r + C5;
+	p = p * r + C4;
+	p = p * r + C3;
+	p = p * r + C2;
+	p = p * r + 1.0;
+	p = p * r + 1.0;
+	/* n as an integer: the low bits of t (exact for |n| < 2^51) */
+	memcpy(&bits, &t, sizeof(bits));
+	{
+		double shift = EXP_SHIFT;
+		memcpy(&sb, &shift, sizeof(sb));
+	}
+	k = (int64_t)(bits - sb);
+	bits = (uint64_t)(k + 1023) << 52;
+	memcpy(&scale, &bits, sizeof(scale));
+	/* below EXP_MIN (or -inf) the result is 0; NaN stays NaN */
+	return x < EXP_MIN ? 0.0 : p * scale;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+typedef double v8d __attribute__((vector_size(64)));
+typedef int64_t v8i __attribute__((vector_size(64)));
+
+/* Lane-wise m ? a : b with m all-ones or all-zeros per lane. */
+#define V8SEL(m, a, b) ((v8d)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
+
+/* vmath_exp_neg on 8 lanes, the same operations lane by lane. */
+#define EXP8_BODY                                                          \
+	do {                                                               \
+		const v8d zero = {0}, shift = zero + EXP_SHIFT;            \
+		size_t i = 0;                                              \
+		for (; i + 8 <= n; i += 8) {                               \
+			v8d xv, t, nn, r, p, scale;                        \
+			v8i bits;                                          \
+			memcpy(&xv, x + i, sizeof(xv));                    \
+			xv = V8SEL(xv > zero, zero, xv);                   \
+			t = xv * EXP_LOG2E + shift;                        \
+			nn = t - shift;                                    \
+			r = (xv - nn * EXP_LN2_HI) - nn * EXP_LN2_LO;      \
+			p = zero + C13;                                    \
+			p = p * r + C12;                                   \
+			p = p * r + C11;                                   \
+			p = p * r + C10;                                   \
+			p = p * r + C9;                                    \
+			p = p * r + C8;                                    \
+			p = p * r + C7;                                    \
+			p = p * r + C6;                                    \
+			p = p * r + C5;                                    \
+			p = p * r + C4;                                    \
+			p = p * r + C3;                                    \
+			p = p * r + C2;                                    \
+			p = p * r + 1.0;                                   \
+			p = p * r + 1.0;                                   \
+			bits = ((v8i)t - (v8i)shift + 1023) << 52;         \
+			memcpy(&scale, &bits, sizeof(scale));              \
+			p = p * scale;                                     \
+			p = V8SEL(xv < EXP_MIN, zero, p);                  \
+			memcpy(y + i, &p, sizeof(p));                      \
+		}                                                          \
+		for (; i < n; i++)                                         \
+			y[i] = vmath_exp_neg(x[i]);                        \
+	} while (0)
+
+static void exp8_generic(const double *x, double *y, size_t n)
+{
+	EXP8_BODY;
+}
+
+__attribute__((target("avx2"))) static void
+exp8_avx2(const double *x, double *y, size_t n)
+{
+	EXP8_BODY;
+}
+
+__attribute__((target("avx512f"))) static void
+exp8_avx512(const double *x, double *y, size_t n)
+{
+	EXP8_BODY;
+}
+#endif
+
+void vmath_exp_neg_n(const double *x, double *y, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		exp8_avx512(x, y, n);
+		return;
+	case BLAS_ISA_AVX2:
+		exp8_avx2(x, y, n);
+		return;
+	case BLAS_ISA_GENERIC:
+		exp8_generic(x, y, n);
+		return;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		y[i] = vmath_exp_neg(x[i]);
+}
+
+/*
+ * log(1 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1]: with s = f / (2 + f),
+ * log(1 + f) = 2 atanh(s) = 2s + s R, R = sum_{j>=1} 2 s^2j / (2j + 1), and
+ * 2s = f - s f, so log(1 + f) = f - s (f - R): the exact f carries the
+ * result, the rounding sits in a correction of order f^2 (fdlibm's form).
+ */
+static double log1p_core(double f)
+{
+	double s = f / (2.0 + f), z = s * s, t;
+
+	t = 2.0 / 23.0;
+	t = t * z + 2.0 / 21.0;
+	t = t * z + 2.0 / 19.0;
+	t = t * z + 2.0 / 17.0;
+	t = t * z + 2.0 / 15.0;
+	t = t * z + 2.0 / 13.0;
+	t = t * z + 2.0 / 11.0;
+	t = t * z + 2.0 / 9.0;
+	t = t * z + 2.0 / 7.0;
+	t = t * z + 2.0 / 5.0;
+	t = t * z + 2.0 / 3.0;
+	return f - s * (f - z * t);
+}
+
+/* k ln2 + 2 atanh(s), k as a double (0 on the small branch). */
+#define LOG1P_SQRT2M1 0.41421356237309503
+#define LOG1P_SQRT2 1.4142135623730951
+
+double vmath_log1p_pos(double x)
+{
+	double y, m, c;
+	uint64_t bits;
+	int k;
+
+	if (!(x < LOG1P_SQRT2M1)) {
+		if (isnan(x) || isinf(x))
+			return x;
+		/* 1 + x = 2^k m, m in [sqrt(1/2), sqrt(2)); c / y corrects
+		 * the rounding of y = 1 + x (both subtractions exact) */
+		y = 1.0 + x;
+		memcpy(&bits, &y, sizeof(bits));
+		k = (int)((bits >> 52) & 0x7ff) - 1023;
+		c = k == 0 ? x - (y - 1.0) : 1.0 - (y - x);
+		c = c / y;
+		bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+		memcpy(&m, &bits, sizeof(m));
+		if (m > LOG1P_SQRT2) {
+			m = 0.5 * m;
+			k++;
+		}
+		/* m - 1 is exact */
+		return (double)k * EXP_LN2_HI +
+		       (log1p_core(m - 1.0) + ((double)k * EXP_LN2_LO + c));
+	}
+	return log1p_core(x);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * vmath_log1p_pos on 8 lanes: both branches computed, each lane keeps the
+ * one the scalar code takes, with the scalar code's operations; NaN and
+ * +inf lanes are passed through as the scalar code does.
+ */
+#define LOG8_BODY                                                          \
+	do {                                                               \
+		const v8d zero = {0}, one = zero + 1.0;                    \
+		size_t i = 0;                                              \
+		for (; i + 8 <= n; i += 8) {                               \
+			v8d xv, yv, m, s, z, t, kd, c, big, small, res;    \
+			v8i bits, k, up;                                   \
+			memcpy(&xv, x + i, sizeof(xv));                    \
+			/* large branch: 1 + x = 2^k m */                  \
+			yv = one + xv;                                     \
+			memcpy(&bits, &yv, sizeof(bits));                  \
+			k = ((bits >> 52) & 0x7ff) - 1023;                 \
+			c = V8SEL(k == 0, xv - (yv - 1.0), 1.0 - (yv - xv)); \
+			c = c / yv;                                        \
+			bits = (bits & 0x000fffffffffffffll) |             \
+			       0x3ff0000000000000ll;                       \
+			memcpy(&m, &bits, sizeof(m));                      \
+			up = m > LOG1P_SQRT2;                              \
+			m = V8SEL(up, 0.5 * m, m);                         \
+			k = k - up; /* up is -1 where m was halved */      \
+			kd = __builtin_convertvector(k, v8d);              \
+			LOGCORE8(m - 1.0, big);                            \
+			big = kd * EXP_LN2_HI + (big + (kd * EXP_LN2_LO + c)); \
+			/* small branch */                                 \
+			LOGCORE8(xv, small);                               \
+			res = V8SEL(xv < LOG1P_SQRT2M1, small, big);       \
+			/* NaN and inf pass through */                     \
+			res = V8SEL(xv != xv, xv, res);                    \
+			res = V8SEL(xv == zero + INFINITY, xv, res);       \
+			memcpy(y + i, &res, sizeof(res));                  \
+		}                                                          \
+		for (; i < n; i++)                                         \
+			y[i] = vmath_log1p_pos(x[i]);                      \
+	} while (0)
+
+/* log1p_core on 8 lanes. */
+#define LOGCORE8(fv, out)                                                  \
+	do {                                                               \
+		v8d f_ = (fv);                                             \
+		s = f_ / (2.0 + f_);                                       \
+		z = s * s;                                                 \
+		t = zero + 2.0 / 23.0;                                     \
+		t = t * z + 2.0 / 21.0;                                    \
+		t = t * z + 2.0 / 19.0;                                    \
+		t = t * z + 2.0 / 17.0;                                    \
+		t = t * z + 2.0 / 15.0;                                    \
+		t = t * z + 2.0 / 13.0;                                    \
+		t = t * z + 2.0 / 11.0;                                    \
+		t = t * z + 2.0 / 9.0;                                     \
+		t = t * z + 2.0 / 7.0;                                     \
+		t = t * z + 2.0 / 5.0;                                     \
+		t = t * z + 2.0 / 3.0;                                     \
+		(out) = f_ - s * (f_ - z * t);                             \
+	} while (0)
+
+static void log8_generic(const double *x, double *y, size_t n)
+{
+	LOG8_BODY;
+}
+
+__attribute__((target("avx2"))) static void
+log8_avx2(const double *x, double *y, size_t n)
+{
+	LOG8_BODY;
+}
+
+__attribute__((target("avx512f"))) static void
+log8_avx512(const double *x, double *y, size_t n)
+{
+	LOG8_BODY;
+}
+#endif
+
+void vmath_log1p_pos_n(const double *x, double *y, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		log8_avx512(x, y, n);
+		return;
+	case BLAS_ISA_AVX2:
+		log8_avx2(x, y, n);
+		return;
+	case BLAS_ISA_GENERIC:
+		log8_generic(x, y, n);
+		return;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		y[i] = vmath_log1p_pos(x[i]);
+}

@@ -1,0 +1,40 @@
+/*
+ * vmath: exp and log1p in double, written out (no libm), for the hot loops
+ * that score a model's outputs: the recall loss (softplus) and the
+ * colouring softmax.
+ *
+ * What it does: the same arithmetic in every build and on every CPU (plain
+ * IEEE multiplies and adds, never fused, in a fixed order), so a loss is
+ * the same bits on an AVX-512 node, an AVX2 node and a baseline x86-64 node
+ * of one cluster.  glibc's exp and log1p pick FMA or SSE2 code at run time,
+ * which is not promised to round alike.  The array forms compute exactly
+ * the scalar forms' bits, several lanes at a time.
+ *
+ * Accuracy: within 2 ulp of the true value on the stated domains (the
+ * tests compare with libm over them).
+ *
+ * What it does not do: handle other domains (the callers' arguments are in
+ * range by construction), set errno, or raise exceptions on purpose.
+ */
+#ifndef RANDES_VMATH_H
+#define RANDES_VMATH_H
+
+#include <stddef.h>
+
+/*
+ * e^x for x <= 0: x < -708 gives 0 (no subnormal results), NaN gives NaN;
+ * x > 0 is taken as 0 (callers pass x <= 0 by construction).
+ */
+double vmath_exp_neg(double x);
+
+/* y[i] = vmath_exp_neg(x[i]), i < n; x == y allowed. */
+void vmath_exp_neg_n(const double *x, double *y, size_t n);
+
+/* log(1 + x) for x >= 0 (accurate for tiny x), +inf for +inf, NaN for
+ * NaN. */
+double vmath_log1p_pos(double x);
+
+/* y[i] = vmath_log1p_pos(x[i]), i < n; x == y allowed. */
+void vmath_log1p_pos_n(const double *x, double *y, size_t n);
+
+#endif
