@@ -27,6 +27,7 @@
 #include "blas.h"
 #include "err.h"
 #include "json.h"
+#include "model_lin.h"
 
 /* Standard deviation of N(0, 1) truncated to [-2, 2]: haiku divides the
  * VarianceScaling stddev by it so the truncated draw has the target std. */
@@ -445,6 +446,10 @@ struct model_ws {
 	int ro_active;
 	size_t ro_B, ro_pos;
 	const float *ro_theta;
+	/* the attention-only fast path (model_lin.h): NULL when the model
+	 * is not eligible; used while lin_on and the table is "ordered" */
+	struct lin_ws *lin;
+	int lin_on;
 };
 
 static size_t round_up(size_t n)
@@ -540,16 +545,26 @@ static size_t acts_carve(const struct model *m, size_t C, struct model_ws *ws,
 	return cur;
 }
 
+static void ws_check(const struct model *m, const struct model_ws *ws);
+
+/* Inputs per internal plan of the fast path for a workspace of max_seqs
+ * sequences. */
+static size_t lin_chunk(size_t max_seqs)
+{
+	return max_seqs < LIN_CHUNK_INPUTS ? max_seqs : LIN_CHUNK_INPUTS;
+}
+
 size_t model_ws_bytes(const struct model *m, size_t max_seqs)
 {
 	size_t floats = acts_carve(m, max_seqs, NULL, NULL) +
 			packs_carve(m, model_kernels_ordered(), NULL, NULL);
-	return sizeof(struct model_ws) + floats * sizeof(float) + 64;
+	return sizeof(struct model_ws) + floats * sizeof(float) + 64 +
+	       lin_ws_bytes(m, lin_chunk(max_seqs));
 }
 
 /* The standard sinusoidal table: PE[p][2i] = sin(p w_i), PE[p][2i+1] =
  * cos(p w_i), w_i = 10000^(-2i/W); computed in double. */
-static void pe_fill(float *pe, size_t L, size_t W)
+void model_pe_fill(float *pe, size_t L, size_t W)
 {
 	for (size_t p = 0; p < L; p++)
 		for (size_t c = 0; c < W; c++) {
@@ -593,7 +608,16 @@ struct model_ws *model_ws_new(const struct model *m, size_t max_seqs)
 	ws->S = s->seed_size;
 	ws->layers = s->layers;
 	if (s->positional == MODEL_POSITIONAL_SINUSOIDAL)
-		pe_fill(ws->pe, s->seq_total, s->width);
+		model_pe_fill(ws->pe, s->seq_total, s->width);
+	{
+		struct lin_spec ls;
+		if (lin_spec_init(m, &ls)) {
+			ws->lin = lin_ws_new(m, lin_chunk(max_seqs));
+			if (!ws->lin)
+				goto fail;
+			ws->lin_on = 1;
+		}
+	}
 	return ws;
 fail:
 	model_ws_free(ws);
@@ -604,8 +628,44 @@ void model_ws_free(struct model_ws *ws)
 {
 	if (!ws)
 		return;
+	lin_ws_free(ws->lin);
 	free(ws->mem);
 	free(ws);
+}
+
+int model_ws_fast_path(const struct model_ws *ws)
+{
+	return ws->lin && ws->lin_on && ws->k == model_kernels_ordered();
+}
+
+void model_ws_set_fast_path(struct model_ws *ws, int enable)
+{
+	ws->lin_on = enable ? 1 : 0;
+}
+
+int model_ws_plan(struct model_ws *ws, const struct model *m,
+		  const struct model_batch *b)
+{
+	int rc;
+
+	ws_check(m, ws);
+	if (!ws->lin)
+		return 0;
+	RANDES_ASSERT(!m->spec.io.feat || !b->n_inputs || b->feat);
+	RANDES_ASSERT(!m->spec.io.n_index || !b->n_inputs || b->index);
+	rc = lin_plan_set(ws->lin, m, b);
+	return rc;
+}
+
+void model_ws_plan_clear(struct model_ws *ws)
+{
+	if (ws->lin)
+		lin_plan_clear(ws->lin);
+}
+
+size_t model_ws_plan_classes(const struct model_ws *ws)
+{
+	return ws->lin ? lin_plan_classes(ws->lin) : 0;
 }
 
 void model_ws_set_kernels(struct model_ws *ws, const struct model_kernels *k)
@@ -700,8 +760,8 @@ static void add_in(float *dst, const float *a, size_t n)
  * feat (F)].  An index outside [0, V) is a task bug: abort rather than read
  * out of bounds.
  */
-static void token_build(const struct model *m, const float *theta,
-			const float *feat, const int32_t *index, float *dst)
+void model_token_build(const struct model *m, const float *theta,
+		       const float *feat, const int32_t *index, float *dst)
 {
 	const struct model_spec *s = &m->spec;
 	const size_t E = s->index_dim;
@@ -850,7 +910,7 @@ static void embed_chunk(const struct model *m, const float *theta,
 					memcpy(row, seed, T * sizeof(float));
 					continue;
 				}
-				token_build(m, theta,
+				model_token_build(m, theta,
 					    F ? b->feat + (i * Lx + t) * F : NULL,
 					    NI ? b->index + (i * Lx + t) * NI : NULL,
 					    row);
@@ -863,7 +923,7 @@ static void embed_chunk(const struct model *m, const float *theta,
 		/* Token part, once per input: inp (ninp*Lx, W). */
 		for (size_t u = 0; u < ninp; u++)
 			for (size_t t = 0; t < Lx; t++)
-				token_build(m, theta,
+				model_token_build(m, theta,
 					    F ? b->feat + ((i0 + u) * Lx + t) * F
 					      : NULL,
 					    NI ? b->index + ((i0 + u) * Lx + t) * NI
@@ -991,6 +1051,10 @@ int model_forward(const struct model *m, const float *theta,
 	RANDES_ASSERT(!s->io.feat || b->feat);
 	RANDES_ASSERT(!s->io.n_index || b->index);
 	RANDES_ASSERT(s->io.mask != MODEL_MASK_GRAPH || b->mask);
+	if (model_ws_fast_path(ws)) {
+		lin_forward(m, theta, b, ws->lin, logits);
+		return 0;
+	}
 	pack_weights(m, theta, ws);
 	for (size_t b0 = 0; b0 < B; b0 += ws->max_seqs) {
 		size_t nc = B - b0 < ws->max_seqs ? B - b0 : ws->max_seqs;
@@ -1109,7 +1173,7 @@ int model_rollout_step(const struct model *m, const float *theta,
 	if (s->embed == MODEL_EMBED_NONE) {
 		for (size_t q = 0; q < B; q++) {
 			float *row = ws->h + q * W;
-			token_build(m, theta, F ? feat + q * F : NULL,
+			model_token_build(m, theta, F ? feat + q * F : NULL,
 				    NI ? index + q * NI : NULL, row);
 			if (!first && R)
 				memcpy(row + T, ws->ro_seed + q * S + (per ? t * R : 0),
@@ -1117,7 +1181,7 @@ int model_rollout_step(const struct model *m, const float *theta,
 		}
 	} else {
 		for (size_t q = 0; q < B; q++)
-			token_build(m, theta, F ? feat + q * F : NULL,
+			model_token_build(m, theta, F ? feat + q * F : NULL,
 				    NI ? index + q * NI : NULL, ws->tok + q * T);
 		ws->k->gemm(B, W, T, ws->tok, T, ws->pk_top, NULL, 0, ws->inp,
 			    W);

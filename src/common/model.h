@@ -160,6 +160,13 @@ struct model_batch {
 struct model_ws;
 
 /*
+ * Sequences per chunk that keep a one-shot forward pass in cache: callers
+ * that run larger batches through model_forward size the workspace with
+ * min(B, MODEL_WS_CHUNK_SEQS) (roll-outs need max_seqs >= B instead).
+ */
+#define MODEL_WS_CHUNK_SEQS 256
+
+/*
  * Allocates a workspace for batches processed max_seqs sequences at a time
  * (model_forward takes any B and works through it in chunks of at most
  * max_seqs) and for roll-outs of at most max_seqs sequences.  NULL on
@@ -263,6 +270,40 @@ const struct model_kernels *model_kernels_openblas(void);
 
 /* Selects the kernel table of a workspace (model_ws_new picks ordered). */
 void model_ws_set_kernels(struct model_ws *ws, const struct model_kernels *k);
+
+/*
+ * The attention-only fast path (docs/model.md section 8, model_lin.h): for
+ * models whose blocks are linear attention without MLP and LayerNorm (and
+ * not causal with MODEL_OUTPUT_EVERY, whose roll-outs promise the generic
+ * path's bits), model_forward tabulates everything before the first
+ * attention once per distinct token and merges the linear maps after it.
+ * Its logits are a pure function of (theta, input, seed) like the generic
+ * path's, and identical on every instruction set, but not bitwise equal to
+ * the generic path's (both match the reference to 1e-5).
+ *
+ * model_ws_fast_path: 1 when model_forward on ws takes it (eligible model,
+ * enabled, the "ordered" kernel table).  model_ws_set_fast_path(ws, 0)
+ * forces the generic path (tests and benchmarks); 1 restores the default.
+ */
+int model_ws_fast_path(const struct model_ws *ws);
+void model_ws_set_fast_path(struct model_ws *ws, int enable);
+
+/*
+ * Plans batch b's inputs for the fast path once: every later model_forward
+ * on ws with a batch of the same n_inputs and the same feat, index and
+ * mask pointers (any seeds) finds the distinct tokens without looking at
+ * them again and tabulates them once per call.  The caller must plan again
+ * (or clear) after changing those inputs in place; objective_prepare does.
+ * Without a plan model_forward plans chunks of the batch itself (same
+ * bits, slower).  A no-op returning 0 when ws has no fast path.  May
+ * allocate (first call, or a larger batch): returns 0 or RANDES_ENOMEM
+ * (no plan then).  model_ws_plan_classes: distinct tokens of the current
+ * plan (0 without one).
+ */
+int model_ws_plan(struct model_ws *ws, const struct model *m,
+		  const struct model_batch *b);
+void model_ws_plan_clear(struct model_ws *ws);
+size_t model_ws_plan_classes(const struct model_ws *ws);
 
 /*
  * Writes the resolved spec as one JSON object into w (as a value: at the top

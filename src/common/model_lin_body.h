@@ -1,0 +1,478 @@
+/*
+ * model_lin_body.h: the vector kernels of the attention-only fast path,
+ * written once and compiled three times by model_lin.c (x86-64 baseline,
+ * AVX2, AVX-512F) with
+ *     LIN_SFX     the name suffix (generic, avx2, avx512)
+ *     LIN_TARGET  the target attribute (empty for the baseline)
+ *     LIN_CB      columns kept in registers at once (8 with 32 vector
+ *                 registers, 4 otherwise)
+ * and the type v16 (16 floats) defined.  Not a header to include anywhere
+ * else.
+ *
+ * Every value is a vector of 16 lanes, one sequence (seed) per lane, and
+ * every lane performs exactly the scalar operations the comments state, in
+ * the stated order, each product and sum rounded separately (the build has
+ * -ffp-contract=off; nothing here asks for fma).  So the three builds give
+ * the same bits; only the number of instructions per operation differs.
+ * Loads and stores go through memcpy (GCC turns them into vector moves);
+ * no function takes or returns a v16, so the calling convention never
+ * depends on the build.
+ */
+
+#define LIN_CAT2(a, b) a##_##b
+#define LIN_CAT(a, b) LIN_CAT2(a, b)
+#define LIN_FN(name) LIN_CAT(name, LIN_SFX)
+
+#define VLD(v, p) memcpy(&(v), (p), sizeof(v16))
+#define VST(p, v) memcpy((p), &(v), sizeof(v16))
+
+/*
+ * out(N, 16) = in(K, 16) . w(K, N) [+ bias(N)] per lane (model_lin.h):
+ * LIN_CB columns at a time with their accumulators in registers, the k
+ * loop inside, one vector of `in` times a broadcast weight per step.
+ */
+LIN_TARGET static void LIN_FN(soa_gemm)(size_t K, size_t N, const float *in,
+					 const float *w, size_t ldw,
+					 const float *bias, float *out)
+{
+	size_t n = 0;
+
+	for (; n + LIN_CB <= N; n += LIN_CB) {
+		v16 acc[LIN_CB];
+
+#pragma GCC unroll 8
+		for (size_t i = 0; i < LIN_CB; i++)
+			acc[i] = (v16){0};
+		for (size_t k = 0; k < K; k++) {
+			const float *wr = w + k * ldw + n; /* (LIN_CB) */
+			v16 x;
+
+			VLD(x, in + k * 16);
+#pragma GCC unroll 8
+			for (size_t i = 0; i < LIN_CB; i++)
+				acc[i] = acc[i] + x * wr[i];
+		}
+#pragma GCC unroll 8
+		for (size_t i = 0; i < LIN_CB; i++) {
+			v16 t = bias ? acc[i] + bias[n + i] : acc[i];
+			VST(out + (n + i) * 16, t);
+		}
+	}
+	for (; n < N; n++) {
+		v16 acc = {0}, x;
+
+		for (size_t k = 0; k < K; k++) {
+			VLD(x, in + k * 16);
+			acc = acc + x * w[k * ldw + n];
+		}
+		if (bias)
+			acc = acc + bias[n];
+		VST(out + n * 16, acc);
+	}
+}
+
+/*
+ * The embedding sum of a table row, h (W, 16):
+ *     h[w] = (tp[w] + sp[w]) + be[w]
+ * tp (W) broadcast over the lanes, sp (W, 16) per lane; a NULL tp or sp
+ * drops that term (h = sp + be, or h = tp + be).
+ */
+LIN_TARGET static void LIN_FN(embed_sum)(size_t W, const float *tp,
+					  const float *sp, const float *be,
+					  float *h)
+{
+	for (size_t w = 0; w < W; w++) {
+		v16 t, sv;
+
+		if (tp && sp) {
+			VLD(sv, sp + w * 16);
+			t = tp[w] + sv;
+		} else if (sp) {
+			VLD(t, sp + w * 16);
+		} else {
+			t = (v16){0} + tp[w];
+		}
+		t = t + be[w];
+		VST(h + w * 16, t);
+	}
+}
+
+/* h[w] = h[w] + pe[w] per lane, w < W. */
+LIN_TARGET static void LIN_FN(add_row)(size_t W, const float *pe, float *h)
+{
+	for (size_t w = 0; w < W; w++) {
+		v16 t;
+
+		VLD(t, h + w * 16);
+		t = t + pe[w];
+		VST(h + w * 16, t);
+	}
+}
+
+/* Position p, column c of the sequence scratch xs (L, TW, 16). */
+#define XP(p, c) (xs + ((size_t)(p) * TW + (c)) * 16)
+
+/*
+ * Dispatches a block of nb <= LIN_CB columns to a body with nb a
+ * compile-time constant, so that its accumulators live in registers
+ * (CASE(n) expands the body for n columns).
+ */
+#if LIN_CB == 8
+#define NB_SWITCH(nb, CASE)                                                \
+	switch (nb) {                                                      \
+	case 1: CASE(1); break;                                            \
+	case 2: CASE(2); break;                                            \
+	case 3: CASE(3); break;                                            \
+	case 4: CASE(4); break;                                            \
+	case 5: CASE(5); break;                                            \
+	case 6: CASE(6); break;                                            \
+	case 7: CASE(7); break;                                            \
+	default: CASE(8); break;                                           \
+	}
+#else
+#define NB_SWITCH(nb, CASE)                                                \
+	switch (nb) {                                                      \
+	case 1: CASE(1); break;                                            \
+	case 2: CASE(2); break;                                            \
+	case 3: CASE(3); break;                                            \
+	default: CASE(4); break;                                           \
+	}
+#endif
+
+/*
+ * x[c] = src[c] + y(nr, 16) . m(nr, ldm)[:, c] per lane, c0 <= c < c0+NB:
+ *     t = 0; for r = 0..nr-1: t = t + y[r] * m[r][c];  x = src + t
+ */
+static inline __attribute__((always_inline)) void
+LIN_FN(contrib_block)(const size_t NB, const float *y, size_t nr,
+		      const float *m, size_t ldm, const float *src, float *x)
+{
+	v16 t[LIN_CB], yr, xv;
+
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++)
+		t[i] = (v16){0};
+	for (size_t r = 0; r < nr; r++) {
+		const float *mr = m + r * ldm;
+
+		VLD(yr, y + r * 16);
+#pragma GCC unroll 8
+		for (size_t i = 0; i < NB; i++)
+			t[i] = t[i] + yr * mr[i];
+	}
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++) {
+		VLD(xv, src + i * 16);
+		xv = xv + t[i];
+		VST(x + i * 16, xv);
+	}
+}
+
+/*
+ * x[c] = src[c] + y(nr, 16) . m(nr, ldm)[:, c] per lane, c < ncols (the
+ * contribution of an unpushed layer's output through its merged matrix;
+ * src is x itself, or the table row for the first layer).
+ */
+LIN_TARGET static void LIN_FN(contrib)(const float *y, size_t nr,
+					const float *m, size_t ldm,
+					size_t ncols, const float *src,
+					float *x)
+{
+	for (size_t c = 0; c < ncols; c += LIN_CB) {
+		size_t nb = ncols - c < LIN_CB ? ncols - c : LIN_CB;
+#define CONTRIB_CASE(n)                                                    \
+	LIN_FN(contrib_block)(n, y, nr, m + c, ldm, src + c * 16, x + c * 16)
+		NB_SWITCH(nb, CONTRIB_CASE)
+#undef CONTRIB_CASE
+	}
+}
+
+/*
+ * One position of a causal state layer for columns c0 .. c0+NB-1 of every
+ * head: the state update S[h][e][c] = S + K[h,e] V[h,c], then
+ * a[c] = sum_h sum_e Q[h,e] S[h][e][c] (pushed: summed over heads into
+ * acc; unpushed: per head into y).  qk: Q of p at column qc, kk: K at kc,
+ * vv: V at vc (pointers to position p's columns).
+ */
+static inline __attribute__((always_inline)) void
+LIN_FN(rec_block)(const size_t NB, size_t H, size_t K, size_t vw, size_t c0,
+		  const float *qk, const float *kk, const float *vk,
+		  float *st, int pushed, size_t Vs, float *y, v16 *acc)
+{
+	v16 a[LIN_CB], v[LIN_CB], sv, kv, qv;
+
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++)
+		a[i] = (v16){0};
+	for (size_t h = 0; h < H; h++) {
+#pragma GCC unroll 8
+		for (size_t i = 0; i < NB; i++)
+			VLD(v[i], vk + (h * vw + c0 + i) * 16);
+		if (!pushed) {
+#pragma GCC unroll 8
+			for (size_t i = 0; i < NB; i++)
+				a[i] = (v16){0};
+		}
+		for (size_t e = 0; e < K; e++) {
+			float *s = st + ((h * K + e) * vw + c0) * 16;
+
+			VLD(kv, kk + (h * K + e) * 16);
+			VLD(qv, qk + (h * K + e) * 16);
+#pragma GCC unroll 8
+			for (size_t i = 0; i < NB; i++) {
+				VLD(sv, s + i * 16);
+				sv = sv + kv * v[i];
+				VST(s + i * 16, sv);
+				a[i] = a[i] + qv * sv;
+			}
+		}
+		if (!pushed) {
+#pragma GCC unroll 8
+			for (size_t i = 0; i < NB; i++)
+				VST(y + (h * Vs + c0 + i) * 16, a[i]);
+		}
+	}
+	if (pushed) {
+#pragma GCC unroll 8
+		for (size_t i = 0; i < NB; i++)
+			acc[i] = a[i];
+	}
+}
+
+/*
+ * Query p of a direct layer, columns c0 .. c0+NB-1 of the pushed values:
+ * a[c] = sum_h sum_k s[h][k] V[q_k][h,c]; X[p][c] = src[p][c] + a[c].
+ */
+static inline __attribute__((always_inline)) void
+LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t L,
+		   const uint16_t *keys, const float *const *src, size_t vc,
+		   size_t vw, size_t c0, const float *sc, const float *xsrc,
+		   float *x)
+{
+	v16 a[LIN_CB], s, vv, xv;
+
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++)
+		a[i] = (v16){0};
+	for (size_t h = 0; h < H; h++)
+		for (size_t k = 0; k < nk; k++) {
+			const float *vq = src[keys[k]] + (vc + h * vw + c0) * 16;
+
+			VLD(s, sc + (h * L + k) * 16);
+#pragma GCC unroll 8
+			for (size_t i = 0; i < NB; i++) {
+				VLD(vv, vq + i * 16);
+				a[i] = a[i] + s * vv;
+			}
+		}
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++) {
+		VLD(xv, xsrc + i * 16);
+		xv = xv + a[i];
+		VST(x + i * 16, xv);
+	}
+}
+
+/*
+ * The layers of one lane block of one sequence (lin_seq in model_lin.h).
+ * Position p's columns are read from src[p]: the table row for the first
+ * layer, the sequence scratch xs afterwards; every contribution writes xs
+ * as src + contribution, so the first layer's contributions also copy the
+ * rows in.  Per layer l, with its block [K | V | Q] at columns kc, vc, qc:
+ *
+ * direct form, query p, allowed keys q_0 < q_1 < ... (causal: q <= p;
+ * full: all; graph: mask[p][q] != 0):
+ *     s[h][q] = sum_d Q[p][h,d] K[q][h,d]                  (d in order)
+ *     pushed:   a[c] = sum_h sum_q s[h][q] V[q][h,c]       (h, then q)
+ *               X[p][down + c] = src[p][down + c] + a[c]
+ *     unpushed: y[h,c] = sum_q s[h][q] V[q][h,c]          (q in order)
+ *               X[p][down + c] = src + y . mrest[:, c]     (contrib)
+ * recurrent form (causal: state after position p; full: after all):
+ *     S[h][e][c] = S[h][e][c] + K[q][h,e] V[q][h,c]        (q in order)
+ *     pushed:   a[c] = sum_h sum_e Q[p][h,e] S[h][e][c]; X = src + a
+ *     unpushed: y[h,c] = sum_e Q[p][h,e] S[h][e][c]; X = src + y . mrest
+ * Only the first rw_short downstream columns are formed at positions
+ * p < L-1 with MODEL_OUTPUT_LAST (nothing reads the others).
+ */
+LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
+				    const float *const *mrest,
+				    const uint8_t *mask,
+				    const float *const *rows, float *xs,
+				    float *scratch)
+{
+	const size_t L = ls->L, H = ls->H, K = ls->K, Vs = ls->Vs;
+	const size_t TW = ls->tw, HK = H * K;
+	float *sc = scratch;                 /* (H, L, 16) scores of a query */
+	float *y = sc + H * L * 16;          /* (H*Vs, 16) unpushed output   */
+	float *st = y + H * Vs * 16;         /* (H, K, vw, 16) state         */
+	const float *src[LIN_MAX_L];         /* row of position p            */
+	uint16_t keys[LIN_MAX_L];
+
+#define SP(p, c) (src[p] + (size_t)(c) * 16)
+	for (size_t l = 0; l < ls->NL; l++) {
+		const struct lin_layer *ly = &ls->layer[l];
+		const size_t vw = ly->vw, kc = ly->off, vc = kc + HK;
+		const size_t qc = vc + H * vw;
+		size_t p0 = ly->last_only ? L - 1 : 0;
+
+		for (size_t p = 0; p < L; p++)
+			src[p] = l == 0 ? rows[p] : XP(p, 0);
+		if (ly->recurrent && ls->mask == MODEL_MASK_CAUSAL) {
+			memset(st, 0, H * K * vw * 16 * sizeof(float));
+			for (size_t p = 0; p < L; p++) {
+				size_t ncols = ls->last && p + 1 < L
+						       ? ly->rw_short : ly->rw;
+				size_t cw = ly->pushed ? ncols : vw;
+
+				for (size_t c = 0; c < cw; c += LIN_CB) {
+					size_t nb = cw - c < LIN_CB ? cw - c
+								    : LIN_CB;
+					v16 acc[LIN_CB], xv;
+#define REC_CASE(n)                                                        \
+	LIN_FN(rec_block)(n, H, K, vw, c, SP(p, qc), SP(p, kc), SP(p, vc), st, \
+			  ly->pushed, Vs, y, acc)
+					NB_SWITCH(nb, REC_CASE)
+#undef REC_CASE
+					if (!ly->pushed)
+						continue;
+					for (size_t i = 0; i < nb; i++) {
+						VLD(xv, SP(p, ly->down + c + i));
+						xv = xv + acc[i];
+						VST(XP(p, ly->down + c + i), xv);
+					}
+				}
+				if (!ly->pushed)
+					LIN_FN(contrib)(y, H * Vs, mrest[l], ly->rw,
+							ncols, SP(p, ly->down),
+							XP(p, ly->down));
+			}
+			continue;
+		}
+		if (ly->recurrent) {
+			/* full mask: the state over every key, then the
+			 * queries */
+			size_t nst = H * K * vw;
+
+			memset(st, 0, nst * 16 * sizeof(float));
+			for (size_t q = 0; q < L; q++)
+				for (size_t h = 0; h < H; h++)
+					for (size_t e = 0; e < K; e++) {
+						const float *vq = SP(q, vc + h * vw);
+						float *s = st + ((h * K + e) * vw) * 16;
+						v16 kv, vv, sv;
+
+						VLD(kv, SP(q, kc + h * K + e));
+						for (size_t c = 0; c < vw; c++) {
+							VLD(vv, vq + c * 16);
+							VLD(sv, s + c * 16);
+							sv = sv + kv * vv;
+							VST(s + c * 16, sv);
+						}
+					}
+			for (size_t p = 0; p < L; p++) {
+				size_t ncols = ls->last && p + 1 < L
+						       ? ly->rw_short : ly->rw;
+
+				if (ly->pushed) {
+					for (size_t c = 0; c < ncols; c++) {
+						v16 a = {0}, qv, sv, xv;
+
+						for (size_t h = 0; h < H; h++)
+							for (size_t e = 0; e < K; e++) {
+								VLD(qv, SP(p, qc + h * K + e));
+								VLD(sv, st + ((h * K + e) * vw + c) * 16);
+								a = a + qv * sv;
+							}
+						VLD(xv, SP(p, ly->down + c));
+						xv = xv + a;
+						VST(XP(p, ly->down + c), xv);
+					}
+					continue;
+				}
+				for (size_t h = 0; h < H; h++)
+					for (size_t c = 0; c < Vs; c++) {
+						v16 a = {0}, qv, sv;
+
+						for (size_t e = 0; e < K; e++) {
+							VLD(qv, SP(p, qc + h * K + e));
+							VLD(sv, st + ((h * K + e) * vw + c) * 16);
+							a = a + qv * sv;
+						}
+						VST(y + (h * Vs + c) * 16, a);
+					}
+				LIN_FN(contrib)(y, H * Vs, mrest[l], ly->rw,
+						ncols, SP(p, ly->down),
+						XP(p, ly->down));
+			}
+			continue;
+		}
+
+		for (size_t p = p0; p < L; p++) {
+			size_t nk = 0;
+			size_t ncols = ls->last && p + 1 < L ? ly->rw_short
+							      : ly->rw;
+
+			switch (ls->mask) {
+			case MODEL_MASK_CAUSAL:
+				for (size_t q = 0; q <= p; q++)
+					keys[nk++] = (uint16_t)q;
+				break;
+			case MODEL_MASK_FULL:
+				for (size_t q = 0; q < L; q++)
+					keys[nk++] = (uint16_t)q;
+				break;
+			case MODEL_MASK_GRAPH:
+				for (size_t q = 0; q < L; q++)
+					if (mask[p * L + q])
+						keys[nk++] = (uint16_t)q;
+				break;
+			}
+			/* scores s[h][k] = Q[p][h] . K[q_k][h] */
+			for (size_t h = 0; h < H; h++)
+				for (size_t k = 0; k < nk; k++) {
+					v16 s = {0}, qv, kv;
+
+					for (size_t d = 0; d < K; d++) {
+						VLD(qv, SP(p, qc + h * K + d));
+						VLD(kv, SP(keys[k], kc + h * K + d));
+						s = s + qv * kv;
+					}
+					VST(sc + (h * L + k) * 16, s);
+				}
+			if (ly->pushed) {
+				for (size_t c = 0; c < ncols; c += LIN_CB) {
+					size_t nb = ncols - c < LIN_CB ? ncols - c
+								       : LIN_CB;
+#define PUSH_CASE(n)                                                       \
+	LIN_FN(push_block)(n, H, nk, L, keys, src, vc, vw, c, sc,           \
+			   SP(p, ly->down + c), XP(p, ly->down + c))
+					NB_SWITCH(nb, PUSH_CASE)
+#undef PUSH_CASE
+				}
+			} else {
+				for (size_t h = 0; h < H; h++)
+					for (size_t c = 0; c < Vs; c++) {
+						v16 a = {0}, s, vv;
+
+						for (size_t k = 0; k < nk; k++) {
+							VLD(s, sc + (h * L + k) * 16);
+							VLD(vv, SP(keys[k], vc + h * Vs + c));
+							a = a + s * vv;
+						}
+						VST(y + (h * Vs + c) * 16, a);
+					}
+				LIN_FN(contrib)(y, H * Vs, mrest[l], ly->rw, ncols,
+						SP(p, ly->down), XP(p, ly->down));
+			}
+		}
+	}
+#undef SP
+}
+
+#undef XP
+#undef NB_SWITCH
+#undef VLD
+#undef VST
+#undef LIN_FN
+#undef LIN_CAT
+#undef LIN_CAT2
