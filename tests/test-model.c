@@ -458,6 +458,30 @@ static const struct combo combos[] = {
 	 O_ALL, 2, 3, 5, 20, 3, 0, 7, 6, 5},
 	{"no-seed", E_LIN, A_LIN, M_C, 0, 0, P_NO, EVERY, BITS, O_LAST,
 	 1, 4, 4, 8, 2, 0, 5, 4, 0},
+	/* Attention-only models for the fast path (model_lin.h): every
+	 * mask and output it takes, recurrent and direct forms, pushed and
+	 * unpushed layers, 0 to 3 layers, heads, seed placements,
+	 * positional terms, index features, embeddings. */
+	{"lin-causal-last-3layers-heads", E_MLP, A_LIN, M_C, 0, 0, P_NO, EVERY,
+	 BITS, O_LAST, 2, 3, 4, 12, 3, 0, 6, 7, 3},
+	{"lin-full-every-sin-per", E_LIN, A_LIN, M_F, 0, 0, P_SIN, PER, UNIF,
+	 O_ALL, 2, 2, 3, 8, 2, 1, 3, 5, 2},
+	{"lin-graph-learned-first", E_MLP, A_LIN, M_G, 0, 0, P_LRN, FIRST, NORM,
+	 O_LAST, 2, 3, 3, 8, 2, 1, 2, 5, 0},
+	{"lin-none-full-direct", E_NONE, A_LIN, M_F, 0, 0, P_NO, EVERY, NORM,
+	 O_LAST, 1, 8, 8, 8, 2, 0, 5, 3, 3},
+	{"lin-causal-1layer-first-index", E_LIN, A_LIN, M_C, 0, 0, P_LRN, FIRST,
+	 BITS, O_LAST, 3, 2, 2, 9, 1, 2, 1, 4, 0},
+	{"lin-graph-every-3layers", E_LIN, A_LIN, M_G, 0, 0, P_NO, EVERY, BITS,
+	 O_ALL, 1, 4, 6, 8, 3, 0, 4, 6, 2},
+	{"lin-zero-layers-mlp-sin", E_MLP, A_LIN, M_C, 0, 0, P_SIN, EVERY, BITS,
+	 O_LAST, 1, 3, 3, 8, 0, 0, 3, 4, 2},
+	{"lin-graph-L1", E_LIN, A_LIN, M_G, 0, 0, P_NO, EVERY, NORM, O_ALL,
+	 1, 4, 4, 8, 1, 0, 3, 1, 1},
+	{"lin-full-first-every-mlp", E_MLP, A_LIN, M_F, 0, 0, P_NO, FIRST, UNIF,
+	 O_ALL, 2, 4, 2, 10, 2, 0, 4, 3, 0},
+	{"lin-none-first-graph", E_NONE, A_LIN, M_G, 0, 0, P_SIN, FIRST, NORM,
+	 O_ALL, 2, 2, 2, 8, 2, 1, 5, 4, 0},
 };
 
 static int combo_model(const struct combo *c, struct model *m, char *err)
