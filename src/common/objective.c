@@ -12,17 +12,36 @@
 #include "common/err.h"
 #include "common/rng.h"
 
-/* Sequences per model call: a function of the config alone, so that the
- * chunking (and with it every float) never depends on the rank count. */
+/*
+ * Sequences per task_run call: the whole batch when its logits fit
+ * (recall N = 20 and C10: 0.3 MB), so that each member is one model call
+ * and the model's fast path tabulates the batch's distinct tokens once per
+ * member; the model works through the call in cache-sized chunks of its
+ * own (task_ws_new).  Roll-out tasks keep OBJECTIVE_CHUNK_SEQS: their model
+ * workspace holds a whole call.  A function of the config alone; and no
+ * float depends on it anyway (every sequence is computed on its own).
+ */
 static size_t chunk_size(const struct objective *obj)
 {
 	size_t total = obj->n_inputs * obj->n_seeds;
-	size_t c = total < OBJECTIVE_CHUNK_SEQS ? total : OBJECTIVE_CHUNK_SEQS;
+	size_t per_seq = obj->task->dump_rows * obj->task->io.out_dim *
+			 sizeof(float);
+	size_t c = total;
 
+	if (obj->task->kind == TASK_KIND_GRIDWORLD && c > OBJECTIVE_CHUNK_SEQS)
+		c = OBJECTIVE_CHUNK_SEQS;
 	if (c == 0)
 		c = 1;
-	while (c > 1 && model_ws_bytes(&obj->model, c) > OBJECTIVE_WS_MAX_BYTES)
+	for (;;) {
+		size_t mc = c;
+		if (obj->task->kind != TASK_KIND_GRIDWORLD &&
+		    mc > MODEL_WS_CHUNK_SEQS)
+			mc = MODEL_WS_CHUNK_SEQS;
+		if (c == 1 || c * per_seq + model_ws_bytes(&obj->model, mc) <=
+				      OBJECTIVE_WS_MAX_BYTES)
+			break;
 		c /= 2;
+	}
 	return c;
 }
 
@@ -174,6 +193,23 @@ int objective_prepare(struct objective *obj, uint64_t g, char *err)
 						  obj->seeds +
 							  j * obj->seed_size);
 			}
+		}
+		if (obj->chunk >= obj->n_inputs * obj->n_seeds) {
+			/* One model call per member will see exactly this
+			 * batch: plan its distinct tokens once. */
+			struct model_batch b = {
+				.n_inputs = obj->n_inputs,
+				.n_seeds = obj->n_seeds,
+				.feat = obj->inputs->feat,
+				.index = obj->inputs->index,
+				.seed = obj->seeds,
+				.mask = obj->inputs->mask,
+			};
+			int rc = model_ws_plan(obj->ws->mws, &obj->model, &b);
+			if (rc < 0)
+				return randes_errf(err, rc, "objective: out of "
+						   "memory planning generation "
+						   "%llu", (unsigned long long)g);
 		}
 	}
 	obj->generation = g;

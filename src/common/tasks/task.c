@@ -180,7 +180,12 @@ struct task_ws *task_ws_new(const struct task *t, const struct model *m,
 	if (!t->has_model)
 		return ws;
 	RANDES_ASSERT(m != NULL);
-	ws->mws = model_ws_new(m, cap);
+	/* One-shot tasks: model_forward chunks a call itself, so its
+	 * activations need only a cache-sized chunk; roll-outs keep all of a
+	 * call's sequences in the KV cache. */
+	ws->mws = model_ws_new(m, t->kind == TASK_KIND_GRIDWORLD ||
+					  cap < MODEL_WS_CHUNK_SEQS
+				  ? cap : MODEL_WS_CHUNK_SEQS);
 	ws->logits = calloc(cap * t->dump_rows * t->io.out_dim,
 			    sizeof(float));
 	if (!ws->mws || !ws->logits)
