@@ -12,24 +12,41 @@
 
 #include "common/err.h"
 #include "common/rng.h"
+#include "common/vmath.h"
+
+/*
+ * The loss from the d values u_b = exp(-|z_b|): softplus(v) - y v =
+ * max(+-v, 0) + log1p(u), and the d log1p terms are summed as one
+ * log1p(q) with 1 + q = prod_b (1 + u_b), q accumulated as
+ * q = (q + u) + q u (all terms >= 0, so no cancellation and tiny q keeps
+ * its bits): loss = (lin + log1p(q)) / d.  This part gives lin and q;
+ * w > 0 ? w : 0 (not fmax) lets NaN through, and the sign is a multiply
+ * so that nothing branches on the data.
+ */
+static void bce_lin_q(const float *z, const double *u, uint64_t target,
+		      size_t d, double *lin_out, double *q_out)
+{
+	double lin = 0.0, q = 0.0;
+
+	for (size_t b = 0; b < d; b++) {
+		double w = (double)z[b] * (((target >> b) & 1u) ? -1.0 : 1.0);
+
+		lin += w > 0.0 ? w : 0.0;
+		q = (q + u[b]) + q * u[b];
+	}
+	*lin_out = lin;
+	*q_out = q;
+}
 
 double recall_bce_mean(const float *z, uint64_t target, size_t d)
 {
-	double s = 0.0;
+	double u[64], lin, q;
 
-	for (size_t b = 0; b < d; b++) {
-		double v = (double)z[b];
-		double lin;
-
-		/* softplus(v) - y v = max(+-v, 0) + log1p(exp(-|v|)); the
-		 * comparison form (not fmax) lets NaN through. */
-		if ((target >> b) & 1u)
-			lin = v < 0.0 ? -v : 0.0;
-		else
-			lin = v > 0.0 ? v : 0.0;
-		s += lin + log1p(exp(-fabs(v)));
-	}
-	return s / (double)d;
+	RANDES_ASSERT(d <= 64);
+	for (size_t b = 0; b < d; b++)
+		u[b] = vmath_exp_neg(-fabs((double)z[b]));
+	bce_lin_q(z, u, target, d, &lin, &q);
+	return (lin + vmath_log1p_pos(q)) / (double)d;
 }
 
 uint64_t recall_code(const float *z, size_t d)
@@ -193,16 +210,16 @@ static void recall_make_eval(const struct task *t, uint64_t run_seed,
 	recall_write(t, in, slot, q, y, &s);
 }
 
-static void recall_score(const struct task *t, const struct task_inputs *in,
-			 size_t slot, const float *z, float *loss,
-			 uint8_t *success, uint64_t *code, double *sampled,
-			 float *prob)
+/* Everything recall_score gives but the loss. */
+static void recall_score_rest(const struct task *t,
+			      const struct task_inputs *in, size_t slot,
+			      const float *z, uint8_t *success, uint64_t *code,
+			      double *sampled, float *prob)
 {
 	size_t d = t->bits;
 	uint64_t target = in->target[slot * 2 + 1];
 	uint64_t c = recall_code(z, d);
 
-	*loss = (float)recall_bce_mean(z, target, d);
 	*success = c == target;
 	if (code)
 		*code = c;
@@ -213,6 +230,18 @@ static void recall_score(const struct task *t, const struct task_inputs *in,
 			prob[b] = (float)sigmoid((double)z[b]);
 }
 
+static void recall_score(const struct task *t, const struct task_inputs *in,
+			 size_t slot, const float *z, float *loss,
+			 uint8_t *success, uint64_t *code, double *sampled,
+			 float *prob)
+{
+	*loss = (float)recall_bce_mean(z, in->target[slot * 2 + 1], t->bits);
+	recall_score_rest(t, in, slot, z, success, code, sampled, prob);
+}
+
+/* Sequences whose exp(-|z|) are computed together in recall_run. */
+#define RECALL_BLOCK 64
+
 static int recall_run(const struct task *t, const struct model *m,
 		      const float *theta, const struct task_inputs *in,
 		      size_t i0, size_t ni, const float *seeds, size_t ns,
@@ -221,6 +250,8 @@ static int recall_run(const struct task *t, const struct model *m,
 {
 	size_t Lx = t->io.seq_len, F = t->io.feat, O = t->io.out_dim;
 	size_t B = ni * ns;
+	double u[RECALL_BLOCK * TASK_RECALL_MAX_BITS];
+	double lin[RECALL_BLOCK], qv[RECALL_BLOCK];
 	struct model_batch b = {
 		.n_inputs = ni,
 		.n_seeds = ns,
@@ -239,11 +270,26 @@ static int recall_run(const struct task *t, const struct model *m,
 	for (size_t s = 0; s < B; s++) {
 		size_t slot = i0 + s / ns, o = off + s;
 		const float *z = ws->logits + s * O; /* (O) */
+		size_t blk = s % RECALL_BLOCK;
 
-		recall_score(t, in, slot, z, &out->loss[o], &out->success[o],
-			     out->code ? &out->code[o] : NULL,
-			     out->sampled ? &out->sampled[o] : NULL,
-			     out->prob ? out->prob + o * t->n_prob : NULL);
+		if (blk == 0) {
+			/* the block's losses, the exponentials and logarithms
+			 * vectorised: the same bits as recall_bce_mean's */
+			size_t nb = B - s < RECALL_BLOCK ? B - s : RECALL_BLOCK;
+			for (size_t k = 0; k < nb * O; k++)
+				u[k] = -fabs((double)z[k]);
+			vmath_exp_neg_n(u, u, nb * O);
+			for (size_t k = 0; k < nb; k++)
+				bce_lin_q(z + k * O, u + k * O,
+					  in->target[(i0 + (s + k) / ns) * 2 + 1],
+					  O, &lin[k], &qv[k]);
+			vmath_log1p_pos_n(qv, qv, nb);
+		}
+		out->loss[o] = (float)((lin[blk] + qv[blk]) / (double)O);
+		recall_score_rest(t, in, slot, z, &out->success[o],
+				  out->code ? &out->code[o] : NULL,
+				  out->sampled ? &out->sampled[o] : NULL,
+				  out->prob ? out->prob + o * t->n_prob : NULL);
 		if (out->dump_feat)
 			memcpy(out->dump_feat + o * Lx * F,
 			       in->feat + slot * Lx * F,

@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/rng.h"
+#include "common/vmath.h"
 
 uint64_t coloring_cycle_count(uint32_t N)
 {
@@ -93,22 +94,41 @@ void coloring_cycle_canonical(const uint32_t *order, uint32_t N,
 	}
 }
 
-void coloring_softmax(const float *z, uint32_t N, double *p)
+/* The softmax in two halves around its exponentials (so that coloring_run
+ * can take the exponentials of many sequences at once): the arguments
+ * z - max per vertex, then the normalisation of e = exp(arguments). */
+static void softmax_args(const float *z, uint32_t N, double *a)
 {
 	for (uint32_t v = 0; v < N; v++) {
 		const float *zv = z + (size_t)v * TASK_COLORS;
-		double mx = (double)zv[0], s = 0.0;
+		double mx = (double)zv[0];
 
 		for (unsigned c = 1; c < TASK_COLORS; c++)
 			if ((double)zv[c] > mx)
 				mx = (double)zv[c];
-		for (unsigned c = 0; c < TASK_COLORS; c++) {
-			p[v * TASK_COLORS + c] = exp((double)zv[c] - mx);
+		for (unsigned c = 0; c < TASK_COLORS; c++)
+			a[v * TASK_COLORS + c] = (double)zv[c] - mx;
+	}
+}
+
+static void softmax_finish(uint32_t N, double *p)
+{
+	for (uint32_t v = 0; v < N; v++) {
+		double s = 0.0;
+
+		for (unsigned c = 0; c < TASK_COLORS; c++)
 			s += p[v * TASK_COLORS + c];
-		}
 		for (unsigned c = 0; c < TASK_COLORS; c++)
 			p[v * TASK_COLORS + c] /= s;
 	}
+}
+
+void coloring_softmax(const float *z, uint32_t N, double *p)
+{
+	softmax_args(z, N, p);
+	for (uint32_t i = 0; i < N * TASK_COLORS; i++)
+		p[i] = vmath_exp_neg(p[i]);
+	softmax_finish(N, p);
 }
 
 double coloring_loss(const double *p, const uint32_t *order, uint32_t N)
@@ -275,18 +295,18 @@ static void coloring_make_eval(const struct task *t, uint64_t run_seed,
 	coloring_write(t, in, slot, order);
 }
 
-static void coloring_score(const struct task *t, const struct task_inputs *in,
-			   size_t slot, const float *z, float *loss,
-			   uint8_t *success, uint64_t *code, double *sampled,
-			   float *prob)
+/* coloring_score with the softmax p (N, 3) of z already made. */
+static void coloring_score_p(const struct task *t,
+			     const struct task_inputs *in, size_t slot,
+			     const float *z, const double *p, float *loss,
+			     uint8_t *success, uint64_t *code, double *sampled,
+			     float *prob)
 {
 	uint32_t N = t->n;
 	const uint32_t *order = in->target + slot * N;
-	double p[TASK_COLORING_MAX_N * TASK_COLORS];
 	uint8_t colour[TASK_COLORING_MAX_N];
 	uint64_t c = 0, w = 1;
 
-	coloring_softmax(z, N, p);
 	*loss = (float)coloring_loss(p, order, N);
 	for (uint32_t v = 0; v < N; v++) {
 		const float *zv = z + (size_t)v * TASK_COLORS;
@@ -308,6 +328,21 @@ static void coloring_score(const struct task *t, const struct task_inputs *in,
 			prob[i] = (float)p[i];
 }
 
+static void coloring_score(const struct task *t, const struct task_inputs *in,
+			   size_t slot, const float *z, float *loss,
+			   uint8_t *success, uint64_t *code, double *sampled,
+			   float *prob)
+{
+	double p[TASK_COLORING_MAX_N * TASK_COLORS];
+
+	coloring_softmax(z, t->n, p);
+	coloring_score_p(t, in, slot, z, p, loss, success, code, sampled,
+			 prob);
+}
+
+/* Sequences whose softmax exponentials coloring_run takes together. */
+#define COLORING_BLOCK 16
+
 static int coloring_run(const struct task *t, const struct model *m,
 			const float *theta, const struct task_inputs *in,
 			size_t i0, size_t ni, const float *seeds, size_t ns,
@@ -315,6 +350,7 @@ static int coloring_run(const struct task *t, const struct model *m,
 			size_t off, char *err)
 {
 	size_t N = t->n, O = TASK_COLORS, B = ni * ns;
+	double e[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
 	struct model_batch b = {
 		.n_inputs = ni,
 		.n_seeds = ns,
@@ -333,12 +369,24 @@ static int coloring_run(const struct task *t, const struct model *m,
 	for (size_t s = 0; s < B; s++) {
 		size_t slot = i0 + s / ns, o = off + s;
 		const float *z = ws->logits + s * N * O; /* (N, O) */
+		size_t blk = s % COLORING_BLOCK;
 
-		coloring_score(t, in, slot, z, &out->loss[o],
-			       &out->success[o],
-			       out->code ? &out->code[o] : NULL,
-			       out->sampled ? &out->sampled[o] : NULL,
-			       out->prob ? out->prob + o * t->n_prob : NULL);
+		if (blk == 0) {
+			/* the block's exponentials at once: the same bits as
+			 * coloring_softmax's */
+			size_t nb = B - s < COLORING_BLOCK ? B - s
+							   : COLORING_BLOCK;
+			for (size_t k = 0; k < nb; k++)
+				softmax_args(z + k * N * O, (uint32_t)N,
+					     e + k * N * O);
+			vmath_exp_neg_n(e, e, nb * N * O);
+		}
+		softmax_finish((uint32_t)N, e + blk * N * O);
+		coloring_score_p(t, in, slot, z, e + blk * N * O,
+				 &out->loss[o], &out->success[o],
+				 out->code ? &out->code[o] : NULL,
+				 out->sampled ? &out->sampled[o] : NULL,
+				 out->prob ? out->prob + o * t->n_prob : NULL);
 		if (out->dump_feat)
 			memcpy(out->dump_feat + o * N * N,
 			       in->feat + slot * N * N,
