@@ -240,6 +240,8 @@ static double work_run(struct work *w, struct model_ws *ws)
 int main(int argc, char **argv)
 {
 	int quick = 0, runs = 7;
+	const char *only = NULL, *only_variant = NULL;
+	static const char *const model_key[] = {"ar", "c10", "grid"};
 	size_t chunk = 256;
 	struct work works[3];
 	double r[64];
@@ -251,9 +253,14 @@ int main(int argc, char **argv)
 			chunk = (size_t)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--variant") && i + 1 < argc)
+			only_variant = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench-model [--quick] [--chunk N] "
-					"[--runs N]\n");
+					"[--runs N] [--model ar|c10|grid] "
+					"[--variant NAME]\n");
 			return 2;
 		}
 	}
@@ -299,6 +306,8 @@ int main(int argc, char **argv)
 	       "kernels", "MACs/seq", "seq/s", "GFLOP/s", "ms/run");
 	for (int k = 0; k < 3; k++) {
 		struct work *w = &works[k];
+		if (only && strcmp(only, model_key[k]))
+			continue;
 		double macs = model_macs_per_sequence(&w->m);
 		size_t per = w->m.spec.io.output == MODEL_OUTPUT_LAST
 				     ? w->m.spec.io.out_dim
@@ -307,7 +316,13 @@ int main(int argc, char **argv)
 		w->theta = xcalloc(model_n_params(&w->m), sizeof(float));
 		w->logits = xcalloc(w->seqs * per, sizeof(float));
 		model_init_theta(&w->m, 42, w->theta);
-		for (int table = 0; table < 2; table++) {
+		/* fast+plan: the attention-only fast path with the batch
+		 * planned once (as objective_prepare does); fast: planning
+		 * chunks itself; generic: the ordered kernels layer by layer;
+		 * openblas: the generic path on cblas_sgemm. */
+		static const char *const variant[] = {"fast+plan", "fast",
+						      "generic", "openblas"};
+		for (int v = 0; v < 4; v++) {
 			size_t c = w->rollout ? w->seqs : chunk;
 			struct model_ws *ws = model_ws_new(&w->m, c);
 			double t;
@@ -316,15 +331,29 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench-model: out of memory\n");
 				return 3;
 			}
-			model_ws_set_kernels(ws, table ? model_kernels_openblas()
-						       : model_kernels_ordered());
+			if (only_variant && strcmp(only_variant, variant[v])) {
+				model_ws_free(ws);
+				continue;
+			}
+			if (v < 2 && !model_ws_fast_path(ws)) {
+				model_ws_free(ws);
+				continue;
+			}
+			if (v == 0 && model_ws_plan(ws, &w->m, &w->batch)) {
+				fprintf(stderr, "bench-model: out of memory\n");
+				return 3;
+			}
+			if (v >= 2)
+				model_ws_set_fast_path(ws, 0);
+			if (v == 3)
+				model_ws_set_kernels(ws, model_kernels_openblas());
 			work_run(w, ws); /* warm-up */
 			for (int i = 0; i < runs; i++)
 				r[i] = work_run(w, ws);
 			t = median(r, runs);
 			printf("%-14s %-15s %-9s %9.0f %12.0f %10.1f %9.2f\n",
-			       w->name, w->shape, table ? "openblas" : "ordered",
-			       macs, (double)w->seqs / t,
+			       w->name, w->shape, variant[v], macs,
+			       (double)w->seqs / t,
 			       2.0 * macs * (double)w->seqs / t * 1e-9, 1e3 * t);
 			model_ws_free(ws);
 		}
