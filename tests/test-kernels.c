@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/blas.h"
 #include "common/err.h"
@@ -975,6 +977,46 @@ START_TEST(kernels_vmath_log1p)
 }
 END_TEST
 
+/* --- the OpenBLAS kernel check ---------------------------------------------------- */
+
+/*
+ * blas_core_check on this process (the kernel OpenBLAS chose here) and on
+ * a copy of this test run with OPENBLAS_CORETYPE=Prescott (the fallback of
+ * Debian's 0.3.21 on unknown CPUs), which must warn on any AVX2 CPU.
+ */
+START_TEST(kernels_blas_core_check)
+{
+	char msg[512], out[512] = "";
+	int fd[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	if (blas_core_check(msg, sizeof(msg)))
+		ck_assert_ptr_nonnull(strstr(msg, blas_corename()));
+	if (!__builtin_cpu_supports("avx2"))
+		return; /* Prescott is no downgrade there */
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+		execl("/proc/self/exe", "test-kernels", "--core-check",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	n = read(fd[0], out, sizeof(out) - 1);
+	close(fd[0]);
+	waitpid(pid, &status, 0);
+	ck_assert(n > 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		      "no warning for Prescott kernels: '%s'", out);
+	ck_assert_ptr_nonnull(strstr(out, "Prescott"));
+	ck_assert_ptr_nonnull(strstr(out, "OPENBLAS_CORETYPE="));
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
 	Suite *s = suite_create("kernels");
@@ -992,14 +1034,24 @@ static Suite *kernels_suite(void)
 	tcase_add_test(tc, kernels_eligibility);
 	tcase_add_test(tc, kernels_vmath_exp);
 	tcase_add_test(tc, kernels_vmath_log1p);
+	tcase_add_test(tc, kernels_blas_core_check);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(kernels_suite());
+	SRunner *sr;
 	int failed;
+
+	if (argc > 1 && !strcmp(argv[1], "--core-check")) {
+		/* the child of kernels_blas_core_check */
+		char msg[512] = "";
+		int warned = blas_core_check(msg, sizeof(msg));
+		printf("%s %s\n", blas_corename(), msg);
+		return warned;
+	}
+	sr = srunner_create(kernels_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -10,6 +10,7 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
@@ -65,6 +66,63 @@ const char *blas_corename(void)
 #else
 	return "unknown";
 #endif
+}
+
+/* Vector generations: 1 SSE, 2 AVX, 3 AVX2, 4 AVX-512. */
+static int core_level(const char *name)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} cores[] = {
+		{"SkylakeX", 4}, {"Cooperlake", 4}, {"SapphireRapids", 4},
+		{"Haswell", 3}, {"Zen", 3}, {"Excavator", 3},
+		{"Sandybridge", 2}, {"Bulldozer", 2}, {"Piledriver", 2},
+		{"Steamroller", 2},
+		{"Prescott", 1}, {"Core2", 1}, {"Penryn", 1}, {"Dunnington", 1},
+		{"Nehalem", 1}, {"Atom", 1}, {"Barcelona", 1}, {"Opteron", 1},
+		{"Opteron_SSE3", 1}, {"Bobcat", 1}, {"Nano", 1}, {"Katmai", 1},
+		{"Coppermine", 1}, {"Northwood", 1}, {"Banias", 1},
+		{"Athlon", 1},
+	};
+
+	for (size_t i = 0; i < sizeof(cores) / sizeof(cores[0]); i++)
+		if (!strcmp(name, cores[i].name))
+			return cores[i].level;
+	return 0;
+}
+
+int blas_core_check(char *msg, size_t len)
+{
+	const char *core = blas_corename();
+	int have = 1, got = core_level(core);
+	const char *want = "SSE";
+
+	if (!blas_ready)
+		blas_init();
+#if defined(__x86_64__) || defined(__i386__)
+	if (__builtin_cpu_supports("avx512f")) {
+		have = 4;
+		want = "SkylakeX";
+	} else if (__builtin_cpu_supports("avx2")) {
+		have = 3;
+		want = "Haswell";
+	} else if (__builtin_cpu_supports("avx")) {
+		have = 2;
+		want = "Sandybridge";
+	}
+#endif
+	if (got == 0 || have - got < 2)
+		return 0;
+	if (msg && len)
+		snprintf(msg, len,
+			 "OpenBLAS uses its '%s' kernels on a CPU with %s: its "
+			 "sgemm runs several times below this machine (randes' "
+			 "own model kernels do not use OpenBLAS); set "
+			 "OPENBLAS_CORETYPE=%s in the environment to fix it",
+			 core, have == 4 ? "AVX-512" : have == 3 ? "AVX2" : "AVX",
+			 want);
+	return 1;
 }
 
 void blas_sgemm(size_t M, size_t N, size_t K, const float *a, size_t lda,

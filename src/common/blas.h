@@ -56,6 +56,20 @@ void blas_init(void);
 const char *blas_corename(void);
 
 /*
+ * Compares OpenBLAS's kernel set (blas_corename) with what this CPU can
+ * run.  Returns 1 and writes a one-line explanation into msg (len bytes,
+ * may be NULL) when the kernels are two or more vector generations below
+ * the CPU (SSE-era kernels such as Prescott on an AVX2 or AVX-512 CPU, or
+ * Sandybridge's AVX on an AVX-512 CPU): Debian's OpenBLAS 0.3.21 falls back
+ * to Prescott on CPUs it does not recognise, about 5x below the machine.
+ * Returns 0 otherwise, and for kernel names it does not know.  randes'
+ * model kernels do not go through OpenBLAS (blas_gemm_packed and the fast
+ * path are its own), so this matters for blas_sgemm, the "openblas" kernel
+ * table and anything else in the process that uses OpenBLAS.
+ */
+int blas_core_check(char *msg, size_t len);
+
+/*
  * out(M,N) = a(M,K) . b(K,N) + beta * out(M,N) through cblas_sgemm,
  * row-major, with leading dimensions lda >= K, ldb >= N, ldo >= N.  One
  * thread.  Rounding may depend on M (see above).

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/blas.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -54,6 +55,11 @@ int worker_init(struct worker *w, struct comm *comm, struct objective *obj,
 			w->counts[r] = (int)(2 * count);
 			w->displs[r] = (int)(2 * first);
 		}
+		/* Once per run: a BLAS far below the CPU (Debian's 0.3.21
+		 * falls back to Prescott on CPUs it does not know). */
+		char msg[RANDES_ERR_LEN];
+		if (blas_core_check(msg, sizeof(msg)))
+			log_msg(LOG_WARN, "%s", msg);
 	}
 	return 0;
 fail:
