@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "vmath.h"
+
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
 #define PHILOX_W0 0x9E3779B9u
@@ -99,17 +101,13 @@ float rng_bit(struct rng_stream *s)
 	return (rng_u32(s) >> 31) ? 1.0f : 0.0f;
 }
 
-/* Box-Muller on two words; u1 is in (0, 1) so the log is finite. */
+/* Box-Muller on two words; u1 is in (0, 1) so the log is finite.  vmath's
+ * log and sincos rather than libm's: the same bits on every CPU (glibc
+ * picks FMA or SSE2 code at run time), and 8 lanes at a time in
+ * rng_normal_fill_at. */
 static void box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
 {
-	const double two_pi = 6.283185307179586476925286766559;
-	double u1 = ((double)a + 0.5) * (1.0 / 4294967296.0);
-	double u2 = (double)b * (1.0 / 4294967296.0);
-	double r = sqrt(-2.0 * log(u1));
-	double t = two_pi * u2;
-
-	*z0 = (float)(r * cos(t));
-	*z1 = (float)(r * sin(t));
+	vmath_box_muller(a, b, z0, z1);
 }
 
 float rng_normal(struct rng_stream *s)
@@ -138,6 +136,9 @@ void rng_shuffle_u32(struct rng_stream *s, uint32_t *perm, size_t n)
 	}
 }
 
+/* Blocks per batch of rng_normal_fill_at (a multiple of vmath's 4). */
+#define FILL_BLOCKS 64
+
 void rng_normal_fill_at(uint64_t seed, uint32_t purpose, uint32_t generation,
 			uint32_t index, uint64_t offset, float *out, size_t n)
 {
@@ -147,16 +148,21 @@ void rng_normal_fill_at(uint64_t seed, uint32_t purpose, uint32_t generation,
 	size_t done = 0;
 
 	while (done < n) {
-		uint32_t w[4];
-		float z[4];
+		/* up to FILL_BLOCKS blocks' words, then their normals */
+		uint32_t w[4 * FILL_BLOCKS];
+		float z[4 * FILL_BLOCKS];
 		uint64_t block = pos >> 2;
 		unsigned first = (unsigned)(pos & 3);
+		size_t nb = (first + (n - done) + 3) / 4;
 
-		ctr[0] = (uint32_t)block;
-		rng_philox4x32_10(ctr, key, w);
-		box_muller(w[0], w[1], &z[0], &z[1]);
-		box_muller(w[2], w[3], &z[2], &z[3]);
-		for (unsigned i = first; i < 4 && done < n; i++) {
+		if (nb > FILL_BLOCKS)
+			nb = FILL_BLOCKS;
+		for (size_t b = 0; b < nb; b++) {
+			ctr[0] = (uint32_t)(block + b);
+			rng_philox4x32_10(ctr, key, w + 4 * b);
+		}
+		vmath_box_muller_n(w, z, nb);
+		for (size_t i = first; i < 4 * nb && done < n; i++) {
 			out[done++] = z[i];
 			pos++;
 		}

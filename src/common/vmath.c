@@ -315,3 +315,202 @@ void vmath_log1p_pos_n(const double *x, double *y, size_t n)
 	for (size_t i = 0; i < n; i++)
 		y[i] = vmath_log1p_pos(x[i]);
 }
+
+/* --- Box-Muller ---------------------------------------------------------- */
+
+#define BM_PIO2_1 1.57079632673412561417e+00  /* first 33 bits of pi/2 */
+#define BM_PIO2_2 6.07710050650619224932e-11  /* next 33 bits         */
+#define BM_PIO2_3 2.02226624879595063154e-21  /* the rest             */
+#define BM_2OPI 6.36619772367581382433e-01    /* 2/pi                 */
+#define BM_2PI 6.283185307179586476925286766559
+#define BM_TWO32 (1.0 / 4294967296.0)
+
+/* log(x) for x in (0, 1]: x = 2^k m, m in [sqrt(1/2), sqrt(2)). */
+static double log_pos(double x)
+{
+	uint64_t bits;
+	double m;
+	int k;
+
+	memcpy(&bits, &x, sizeof(bits));
+	k = (int)((bits >> 52) & 0x7ff) - 1023;
+	bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+	memcpy(&m, &bits, sizeof(m));
+	if (m > LOG1P_SQRT2) {
+		m = 0.5 * m;
+		k++;
+	}
+	return (double)k * EXP_LN2_HI +
+	       (log1p_core(m - 1.0) + (double)k * EXP_LN2_LO);
+}
+
+/* sin and cos of r, |r| <= pi/4, Taylor to r^15 and r^16. */
+#define SIN_POLY(r, z, out, zero)                                          \
+	do {                                                               \
+		(out) = (zero) + -7.6471637318198164759e-13;               \
+		(out) = (out) * (z) + 1.6059043836821614599e-10;           \
+		(out) = (out) * (z) - 2.5052108385441718775e-08;           \
+		(out) = (out) * (z) + 2.7557319223985890653e-06;           \
+		(out) = (out) * (z) - 1.9841269841269841270e-04;           \
+		(out) = (out) * (z) + 8.3333333333333333333e-03;           \
+		(out) = (out) * (z) - 1.6666666666666666667e-01;           \
+		(out) = (r) + (r) * ((z) * (out));                         \
+	} while (0)
+#define COS_POLY(z, out, zero)                                             \
+	do {                                                               \
+		(out) = (zero) + 4.7794773323873852974e-14;                \
+		(out) = (out) * (z) - 1.1470745597729724714e-11;           \
+		(out) = (out) * (z) + 2.0876756987868098979e-09;           \
+		(out) = (out) * (z) - 2.7557319223985890653e-07;           \
+		(out) = (out) * (z) + 2.4801587301587301587e-05;           \
+		(out) = (out) * (z) - 1.3888888888888888889e-03;           \
+		(out) = (out) * (z) + 4.1666666666666666667e-02;           \
+		(out) = (out) * (z) - 0.5;                                 \
+		(out) = 1.0 + (z) * (out);                                 \
+	} while (0)
+
+void vmath_box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
+{
+	double u1 = ((double)a + 0.5) * BM_TWO32;
+	double u2 = (double)b * BM_TWO32;
+	double rad = sqrt(-2.0 * log_pos(u1));
+	double t = BM_2PI * u2;
+	/* t = q pi/2 + r, q in 0..4, |r| <= pi/4 (q pi/2_1 exact) */
+	double q = (t * BM_2OPI + EXP_SHIFT) - EXP_SHIFT;
+	double r = ((t - q * BM_PIO2_1) - q * BM_PIO2_2) - q * BM_PIO2_3;
+	double z = r * r, sn, cs, s, c;
+	unsigned quad = (unsigned)q & 3u;
+
+	SIN_POLY(r, z, sn, 0.0);
+	COS_POLY(z, cs, 0.0);
+	/* sin/cos of q pi/2 + r */
+	s = quad == 0 ? sn : quad == 1 ? cs : quad == 2 ? -sn : -cs;
+	c = quad == 0 ? cs : quad == 1 ? -sn : quad == 2 ? -cs : sn;
+	*z0 = (float)(rad * c);
+	*z1 = (float)(rad * s);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+typedef float v8f __attribute__((vector_size(32)));
+
+/* vmath_box_muller on 8 pairs: lanes 0..3 take (w0, w1) of 4 blocks and
+ * lanes 4..7 their (w2, w3); the same operations lane by lane. */
+#define BM8_BODY                                                           \
+	do {                                                               \
+		const v8d zero = {0}, shift = zero + EXP_SHIFT;            \
+		size_t i = 0;                                              \
+		for (; i + 4 <= nblocks; i += 4) {                         \
+			v8d a, b, u1, u2, rad, t, q, r, z, sn, cs, s, c, m,  \
+				lg, kd, f_, s_, t_, zz;                    \
+			v8i bits, k, up, quad;                             \
+			float o0[8], o1[8];                                \
+			for (int l = 0; l < 4; l++) {                      \
+				a[l] = (double)w[4 * (i + l) + 0];          \
+				b[l] = (double)w[4 * (i + l) + 1];          \
+				a[l + 4] = (double)w[4 * (i + l) + 2];      \
+				b[l + 4] = (double)w[4 * (i + l) + 3];      \
+			}                                                  \
+			u1 = (a + 0.5) * BM_TWO32;                         \
+			u2 = b * BM_TWO32;                                 \
+			/* log_pos(u1) */                                  \
+			memcpy(&bits, &u1, sizeof(bits));                  \
+			k = ((bits >> 52) & 0x7ff) - 1023;                 \
+			bits = (bits & 0x000fffffffffffffll) |             \
+			       0x3ff0000000000000ll;                       \
+			memcpy(&m, &bits, sizeof(m));                      \
+			up = m > LOG1P_SQRT2;                              \
+			m = V8SEL(up, 0.5 * m, m);                         \
+			k = k - up;                                        \
+			kd = __builtin_convertvector(k, v8d);              \
+			f_ = m - 1.0;                                      \
+			s_ = f_ / (2.0 + f_);                              \
+			zz = s_ * s_;                                      \
+			t_ = zero + 2.0 / 23.0;                            \
+			t_ = t_ * zz + 2.0 / 21.0;                         \
+			t_ = t_ * zz + 2.0 / 19.0;                         \
+			t_ = t_ * zz + 2.0 / 17.0;                         \
+			t_ = t_ * zz + 2.0 / 15.0;                         \
+			t_ = t_ * zz + 2.0 / 13.0;                         \
+			t_ = t_ * zz + 2.0 / 11.0;                         \
+			t_ = t_ * zz + 2.0 / 9.0;                          \
+			t_ = t_ * zz + 2.0 / 7.0;                          \
+			t_ = t_ * zz + 2.0 / 5.0;                          \
+			t_ = t_ * zz + 2.0 / 3.0;                          \
+			lg = f_ - s_ * (f_ - zz * t_);                     \
+			lg = kd * EXP_LN2_HI + (lg + kd * EXP_LN2_LO);     \
+			rad = -2.0 * lg;                                   \
+			for (int l = 0; l < 8; l++) /* IEEE sqrt */        \
+				rad[l] = sqrt(rad[l]);                     \
+			/* sincos */                                       \
+			t = BM_2PI * u2;                                   \
+			q = (t * BM_2OPI + shift) - shift;                 \
+			r = ((t - q * BM_PIO2_1) - q * BM_PIO2_2) -        \
+			    q * BM_PIO2_3;                                 \
+			z = r * r;                                         \
+			SIN_POLY(r, z, sn, zero);                          \
+			COS_POLY(z, cs, zero);                             \
+			quad = ((v8i)(q + shift) - (v8i)shift) & 3;        \
+			s = V8SEL(quad == 0, sn, V8SEL(quad == 1, cs,      \
+				  V8SEL(quad == 2, -sn, -cs)));            \
+			c = V8SEL(quad == 0, cs, V8SEL(quad == 1, -sn,     \
+				  V8SEL(quad == 2, -cs, sn)));             \
+			c = rad * c;                                       \
+			s = rad * s;                                       \
+			for (int l = 0; l < 8; l++) {                      \
+				o0[l] = (float)c[l];                       \
+				o1[l] = (float)s[l];                       \
+			}                                                  \
+			for (int l = 0; l < 4; l++) {                      \
+				z_out[4 * (i + l) + 0] = o0[l];            \
+				z_out[4 * (i + l) + 1] = o1[l];            \
+				z_out[4 * (i + l) + 2] = o0[l + 4];        \
+				z_out[4 * (i + l) + 3] = o1[l + 4];        \
+			}                                                  \
+		}                                                          \
+		for (; i < nblocks; i++) {                                 \
+			vmath_box_muller(w[4 * i], w[4 * i + 1],           \
+					 &z_out[4 * i], &z_out[4 * i + 1]);  \
+			vmath_box_muller(w[4 * i + 2], w[4 * i + 3],       \
+					 &z_out[4 * i + 2], &z_out[4 * i + 3]); \
+		}                                                          \
+	} while (0)
+
+static void bm8_generic(const uint32_t *w, float *z_out, size_t nblocks)
+{
+	BM8_BODY;
+}
+
+__attribute__((target("avx2"))) static void
+bm8_avx2(const uint32_t *w, float *z_out, size_t nblocks)
+{
+	BM8_BODY;
+}
+
+__attribute__((target("avx512f"))) static void
+bm8_avx512(const uint32_t *w, float *z_out, size_t nblocks)
+{
+	BM8_BODY;
+}
+#endif
+
+void vmath_box_muller_n(const uint32_t *w, float *z, size_t nblocks)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		bm8_avx512(w, z, nblocks);
+		return;
+	case BLAS_ISA_AVX2:
+		bm8_avx2(w, z, nblocks);
+		return;
+	case BLAS_ISA_GENERIC:
+		bm8_generic(w, z, nblocks);
+		return;
+	}
+#endif
+	for (size_t i = 0; i < nblocks; i++) {
+		vmath_box_muller(w[4 * i], w[4 * i + 1], &z[4 * i], &z[4 * i + 1]);
+		vmath_box_muller(w[4 * i + 2], w[4 * i + 3], &z[4 * i + 2],
+				 &z[4 * i + 3]);
+	}
+}

@@ -20,6 +20,7 @@
 #define RANDES_VMATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * e^x for x <= 0: x < -708 gives 0 (no subnormal results), NaN gives NaN;
@@ -36,5 +37,21 @@ double vmath_log1p_pos(double x);
 
 /* y[i] = vmath_log1p_pos(x[i]), i < n; x == y allowed. */
 void vmath_log1p_pos_n(const double *x, double *y, size_t n);
+
+/*
+ * Box-Muller on two 32-bit uniform words, as rng.h documents it:
+ *     u1 = (a + 0.5) 2^-32,  u2 = b 2^-32,  r = sqrt(-2 log u1),
+ *     t = 2 pi u2,  z0 = (float)(r cos t),  z1 = (float)(r sin t)
+ * with this module's log and sincos (within 1 ulp in double; the float
+ * results are glibc's but in the rare cases where the double lies within
+ * an ulp of a float rounding boundary).
+ */
+void vmath_box_muller(uint32_t a, uint32_t b, float *z0, float *z1);
+
+/*
+ * The same for nblocks Philox blocks: words w[4i .. 4i+3] give
+ * z[4i], z[4i+1] (from w0, w1) and z[4i+2], z[4i+3] (from w2, w3).
+ */
+void vmath_box_muller_n(const uint32_t *w, float *z, size_t nblocks);
 
 #endif
