@@ -977,6 +977,70 @@ START_TEST(kernels_vmath_log1p)
 }
 END_TEST
 
+/*
+ * Box-Muller: the 8-lane form equals the scalar form bit for bit on every
+ * ISA, and both agree with the same formula on glibc's log, cos and sin
+ * (rng.h's definition) but for a handful of values next to 0.
+ */
+START_TEST(kernels_vmath_box_muller)
+{
+	enum blas_isa list[3], saved = blas_isa_get();
+	int nisa = isas(list);
+	const size_t nb = 50003; /* blocks, not a multiple of 4 */
+	uint32_t *w = malloc(4 * nb * sizeof(uint32_t));
+	float *z = malloc(4 * nb * sizeof(float));
+	size_t differ = 0;
+	double worst = 0.0;
+	struct rng_stream st;
+
+	ck_assert(w && z);
+	rng_stream_init(&st, 14, RNG_PURPOSE_TEST, 0, 0);
+	for (size_t i = 0; i < 4 * nb; i++)
+		w[i] = rng_u32(&st);
+	/* the extremes of both words */
+	w[0] = 0;
+	w[1] = 0;
+	w[2] = 0xffffffffu;
+	w[3] = 0xffffffffu;
+	w[4] = 0x80000000u;
+	w[5] = 0x40000000u;
+	w[6] = 1;
+	w[7] = 0xc0000000u;
+	for (size_t i = 0; i < 2 * nb; i++) {
+		float a, b;
+		double u1 = ((double)w[2 * i] + 0.5) * (1.0 / 4294967296.0);
+		double u2 = (double)w[2 * i + 1] * (1.0 / 4294967296.0);
+		double r = sqrt(-2.0 * log(u1)), t = 6.283185307179586 * u2;
+		float ga = (float)(r * cos(t)), gb = (float)(r * sin(t));
+
+		vmath_box_muller(w[2 * i], w[2 * i + 1], &a, &b);
+		differ += (a != ga) + (b != gb);
+		if (fabs(a - ga) > worst)
+			worst = fabs(a - ga);
+		if (fabs(b - gb) > worst)
+			worst = fabs(b - gb);
+	}
+	ck_assert_msg(differ <= 4 && worst <= 1e-6,
+		      "%zu of %zu normals differ from glibc's, by up to %g",
+		      differ, 4 * nb, worst);
+	for (int k = 0; k < nisa; k++) {
+		ck_assert_int_eq(blas_isa_set(list[k]), 0);
+		vmath_box_muller_n(w, z, nb);
+		for (size_t i = 0; i < 2 * nb; i++) {
+			float a, b;
+			vmath_box_muller(w[2 * i], w[2 * i + 1], &a, &b);
+			ck_assert_msg(!memcmp(&a, &z[2 * i], sizeof(a)) &&
+					      !memcmp(&b, &z[2 * i + 1], sizeof(b)),
+				      "%s: pair %zu differs from the scalar",
+				      blas_isa_name(list[k]), i);
+		}
+	}
+	blas_isa_set(saved);
+	free(w);
+	free(z);
+}
+END_TEST
+
 /* --- the OpenBLAS kernel check ---------------------------------------------------- */
 
 /*
@@ -1034,6 +1098,7 @@ static Suite *kernels_suite(void)
 	tcase_add_test(tc, kernels_eligibility);
 	tcase_add_test(tc, kernels_vmath_exp);
 	tcase_add_test(tc, kernels_vmath_log1p);
+	tcase_add_test(tc, kernels_vmath_box_muller);
 	tcase_add_test(tc, kernels_blas_core_check);
 	suite_add_tcase(s, tc);
 	return s;
