@@ -240,6 +240,32 @@ LIN_FN(rec_block)(const size_t NB, size_t H, size_t K, size_t vw, size_t c0,
 }
 
 /*
+ * Scores of one query against NB keys at once (independent chains, so the
+ * additions overlap): out[i] = sum_d q[d] k_i[d], d = 0..K-1 in order.
+ */
+static inline __attribute__((always_inline)) void
+LIN_FN(score_block)(const size_t NB, size_t K, const float *q,
+		    const float *const *kp, float *out)
+{
+	v16 s[LIN_CB], qv, kv;
+
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++)
+		s[i] = (v16){0};
+	for (size_t d = 0; d < K; d++) {
+		VLD(qv, q + d * 16);
+#pragma GCC unroll 8
+		for (size_t i = 0; i < NB; i++) {
+			VLD(kv, kp[i] + d * 16);
+			s[i] = s[i] + qv * kv;
+		}
+	}
+#pragma GCC unroll 8
+	for (size_t i = 0; i < NB; i++)
+		VST(out + i * 16, s[i]);
+}
+
+/*
  * Query p of a direct layer, columns c0 .. c0+NB-1 of the pushed values:
  * a[c] = sum_h sum_k s[h][k] V[q_k][h,c]; X[p][c] = src[p][c] + a[c].
  */
@@ -427,17 +453,20 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 						keys[nk++] = (uint16_t)q;
 				break;
 			}
-			/* scores s[h][k] = Q[p][h] . K[q_k][h] */
+			/* scores s[h][k] = Q[p][h] . K[q_k][h], LIN_CB keys
+			 * at a time */
 			for (size_t h = 0; h < H; h++)
-				for (size_t k = 0; k < nk; k++) {
-					v16 s = {0}, qv, kv;
+				for (size_t k0 = 0; k0 < nk; k0 += LIN_CB) {
+					size_t nb = nk - k0 < LIN_CB ? nk - k0
+								     : LIN_CB;
+					const float *kp[LIN_CB];
 
-					for (size_t d = 0; d < K; d++) {
-						VLD(qv, SP(p, qc + h * K + d));
-						VLD(kv, SP(keys[k], kc + h * K + d));
-						s = s + qv * kv;
-					}
-					VST(sc + (h * L + k) * 16, s);
+					for (size_t i = 0; i < nb; i++)
+						kp[i] = SP(keys[k0 + i], kc + h * K);
+#define SCORE_CASE(n)                                                      \
+	LIN_FN(score_block)(n, K, SP(p, qc + h * K), kp, sc + (h * L + k0) * 16)
+					NB_SWITCH(nb, SCORE_CASE)
+#undef SCORE_CASE
 				}
 			if (ly->pushed) {
 				for (size_t c = 0; c < ncols; c += LIN_CB) {

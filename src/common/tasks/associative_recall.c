@@ -19,9 +19,10 @@
  * max(+-v, 0) + log1p(u), and the d log1p terms are summed as one
  * log1p(q) with 1 + q = prod_b (1 + u_b), q accumulated as
  * q = (q + u) + q u (all terms >= 0, so no cancellation and tiny q keeps
- * its bits): loss = (lin + log1p(q)) / d.  This part gives lin and q;
- * w > 0 ? w : 0 (not fmax) lets NaN through, and the sign is a multiply
- * so that nothing branches on the data.
+ * its bits): loss = (lin + log1p(q)) / d.  This part gives lin and q.
+ * Nothing branches on the data (random targets and signs would mispredict
+ * half the time): the sign is 1 - 2 y, and max(w, 0) = (w + |w|) / 2
+ * exactly (a NaN z makes q, and so the loss, NaN anyway).
  */
 static void bce_lin_q(const float *z, const double *u, uint64_t target,
 		      size_t d, double *lin_out, double *q_out)
@@ -29,9 +30,10 @@ static void bce_lin_q(const float *z, const double *u, uint64_t target,
 	double lin = 0.0, q = 0.0;
 
 	for (size_t b = 0; b < d; b++) {
-		double w = (double)z[b] * (((target >> b) & 1u) ? -1.0 : 1.0);
+		double y = (double)((target >> b) & 1u);
+		double w = (double)z[b] * (1.0 - 2.0 * y);
 
-		lin += w > 0.0 ? w : 0.0;
+		lin += (w + fabs(w)) * 0.5;
 		q = (q + u[b]) + q * u[b];
 	}
 	*lin_out = lin;
