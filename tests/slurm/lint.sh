@@ -14,7 +14,7 @@ cd "$REPO"
 scripts=(scripts/slurm-local scripts/slurm/train.sbatch scripts/slurm/sweep.sbatch
 	scripts/slurm/sweep-array.sbatch tests/slurm/fake-randes tests/slurm/lib.sh
 	tests/slurm/lint.sh tests/slurm/smoke.sh tests/slurm/requeue-standin.sh
-	tests/slurm/lifecycle.sh tests/slurm/timelimit-standin.sh)
+	tests/slurm/lifecycle.sh tests/slurm/timelimit-standin.sh tests/e2e-slurm.sh)
 
 for f in "${scripts[@]}"; do
 	check "$f: bash -n" bash -n "$f"

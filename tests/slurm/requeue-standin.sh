@@ -87,8 +87,8 @@ note "submitted complete=$j_complete req-srun=$j_rs req-mpirun=$j_rm term=$j_ter
 # Signal each held job as soon as it is held; they may run in any order.
 pending=("$j_rs|run-req-srun/held|USR1" "$j_rm|run-req-mpirun/held|USR1"
 	"$j_term|run-term/held|TERM" "$j_stop|run-stop/held|USR2"
-	"$j_sweep|root-sweep/run-1/held|USR1"
-	"${j_arr}_1|root-array/run-1/held|USR1")
+	"$j_sweep|root-sweep/sweep/run-1/held|USR1"
+	"${j_arr}_1|root-array/sweep/run-1/held|USR1")
 for ((i = 0; i < JOB_TIMEOUT * 4 && ${#pending[@]} > 0; i++)); do
 	left=()
 	for p in "${pending[@]}"; do
@@ -178,10 +178,10 @@ check "usage: says to use --array" contains noarray.out "not an array task"
 # sweep
 res=$(wait_job "$j_sweep") || true
 check "sweep: COMPLETED 0:0 after one requeue" equals "$res" "COMPLETED 0:0 1"
-check "sweep: summary.csv equals the uninterrupted sweep's" cmp root-sweep/summary.csv ref-sweep/summary.csv
-check "sweep: run 0 trained once" equals "$(lines root-sweep/run-0/invocations.log)" 1
-check "sweep: run 1 resumed from generation 7" contains root-sweep/run-1/invocations.log "restart=1 ranks=2 from=7"
-check "sweep: run 2 trained in the second allocation" contains root-sweep/run-2/invocations.log "restart=1 ranks=2 from=0"
+check "sweep: summary.csv equals the uninterrupted sweep's" cmp root-sweep/sweep/summary.csv ref-sweep/sweep/summary.csv
+check "sweep: run 0 trained once" equals "$(lines root-sweep/sweep/run-0/invocations.log)" 1
+check "sweep: run 1 resumed from generation 7" contains root-sweep/sweep/run-1/invocations.log "restart=1 ranks=2 from=7"
+check "sweep: run 2 trained in the second allocation" contains root-sweep/sweep/run-2/invocations.log "restart=1 ranks=2 from=0"
 check "sweep: requeued itself" contains sweep.out "requeueing job $j_sweep"
 
 # array
@@ -192,9 +192,9 @@ for t in 0 1 2; do
 	check "array: task $t COMPLETED 0:0 with $want requeue(s)" equals "$res" "COMPLETED 0:0 $want"
 	check "array: task $t ran --only $t" contains "array-$t.out" "--only $t"
 	check "array: run $t theta equals the uninterrupted sweep's" equals \
-		"$(theta_of "root-array/run-$t")" "$(theta_of "ref-sweep/run-$t")"
+		"$(theta_of "root-array/sweep/run-$t")" "$(theta_of "ref-sweep/sweep/run-$t")"
 done
-check "array: run 1 resumed from generation 7" contains root-array/run-1/invocations.log "restart=1 ranks=2 from=7"
+check "array: run 1 resumed from generation 7" contains root-array/sweep/run-1/invocations.log "restart=1 ranks=2 from=7"
 res=$(wait_job "$j_sum") || true
 check "array: the afterok summary job COMPLETED 0:0" equals "$res" "COMPLETED 0:0 0"
-check "array: summary.csv equals the uninterrupted sweep's" cmp root-array/summary.csv ref-sweep/summary.csv
+check "array: summary.csv equals the uninterrupted sweep's" cmp root-array/sweep/summary.csv ref-sweep/sweep/summary.csv
