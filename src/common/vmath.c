@@ -514,3 +514,58 @@ void vmath_box_muller_n(const uint32_t *w, float *z, size_t nblocks)
 				 &z[4 * i + 3]);
 	}
 }
+
+/* --- division ------------------------------------------------------------ */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define DIV8_BODY                                                          \
+	do {                                                               \
+		size_t i = 0;                                              \
+		for (; i + 8 <= n; i += 8) {                               \
+			v8d av, bv;                                        \
+			memcpy(&av, a + i, sizeof(av));                    \
+			memcpy(&bv, b + i, sizeof(bv));                    \
+			av = av / bv;                                      \
+			memcpy(y + i, &av, sizeof(av));                    \
+		}                                                          \
+		for (; i < n; i++)                                         \
+			y[i] = a[i] / b[i];                                \
+	} while (0)
+
+static void div8_generic(const double *a, const double *b, double *y,
+			 size_t n)
+{
+	DIV8_BODY;
+}
+
+__attribute__((target("avx2"))) static void
+div8_avx2(const double *a, const double *b, double *y, size_t n)
+{
+	DIV8_BODY;
+}
+
+__attribute__((target("avx512f"))) static void
+div8_avx512(const double *a, const double *b, double *y, size_t n)
+{
+	DIV8_BODY;
+}
+#endif
+
+void vmath_div_n(const double *a, const double *b, double *y, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		div8_avx512(a, b, y, n);
+		return;
+	case BLAS_ISA_AVX2:
+		div8_avx2(a, b, y, n);
+		return;
+	case BLAS_ISA_GENERIC:
+		div8_generic(a, b, y, n);
+		return;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		y[i] = a[i] / b[i];
+}

@@ -38,6 +38,10 @@ double vmath_log1p_pos(double x);
 /* y[i] = vmath_log1p_pos(x[i]), i < n; x == y allowed. */
 void vmath_log1p_pos_n(const double *x, double *y, size_t n);
 
+/* y[i] = a[i] / b[i], i < n, 8 lanes at a time (IEEE division: the same
+ * bits as the scalar quotient on every ISA); y may be a or b. */
+void vmath_div_n(const double *a, const double *b, double *y, size_t n);
+
 /*
  * Box-Muller on two 32-bit uniform words, as rng.h documents it:
  *     u1 = (a + 0.5) 2^-32,  u2 = b 2^-32,  r = sqrt(-2 log u1),

@@ -113,14 +113,19 @@ static void softmax_args(const float *z, uint32_t N, double *a)
 
 static void softmax_finish(uint32_t N, double *p)
 {
+	double s[TASK_COLORING_MAX_N * TASK_COLORS];
+
 	for (uint32_t v = 0; v < N; v++) {
-		double s = 0.0;
+		double t = 0.0;
 
 		for (unsigned c = 0; c < TASK_COLORS; c++)
-			s += p[v * TASK_COLORS + c];
+			t += p[v * TASK_COLORS + c];
 		for (unsigned c = 0; c < TASK_COLORS; c++)
-			p[v * TASK_COLORS + c] /= s;
+			s[v * TASK_COLORS + c] = t;
 	}
+	/* p / s, several lanes at once (IEEE division: any width, the same
+	 * bits) */
+	vmath_div_n(p, s, p, (size_t)N * TASK_COLORS);
 }
 
 void coloring_softmax(const float *z, uint32_t N, double *p)
@@ -171,10 +176,12 @@ double coloring_sampled_success(const double *p, const uint32_t *order,
 int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 		       uint32_t N)
 {
+	unsigned clash = 0;
+
+	/* no early exit: a data-dependent branch per edge mispredicts */
 	for (uint32_t k = 0; k < N; k++)
-		if (colour[order[k]] == colour[order[(k + 1) % N]])
-			return 0;
-	return 1;
+		clash |= colour[order[k]] == colour[order[(k + 1) % N]];
+	return !clash;
 }
 
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
@@ -310,11 +317,14 @@ static void coloring_score_p(const struct task *t,
 	*loss = (float)coloring_loss(p, order, N);
 	for (uint32_t v = 0; v < N; v++) {
 		const float *zv = z + (size_t)v * TASK_COLORS;
-		uint8_t best = 0;
-		for (uint8_t k = 1; k < TASK_COLORS; k++)
-			if (zv[k] > zv[best])
-				best = k;
-		colour[v] = best;
+		unsigned best = 0;
+		/* argmax, ties to the lower colour, NaN never wins; as
+		 * arithmetic rather than branches (random outcomes) */
+		for (unsigned k = 1; k < TASK_COLORS; k++) {
+			unsigned gt = zv[k] > zv[best];
+			best = gt * k + (1u - gt) * best;
+		}
+		colour[v] = (uint8_t)best;
 		c += w * best;
 		w *= TASK_COLORS;
 	}
