@@ -195,6 +195,42 @@ expect_exit 3 run 0 eval only --out only.json
 expect_msg "only/checkpoint.bin: unsupported checkpoint format version 2" "only: eval"
 pass "a lone corrupt checkpoint.bin: resume and eval refuse with exit 3 naming it"
 
+# Checkpoints of another run (run.seed is a locked key): the newest alone
+# falls back to the previous one; both are refused with exit 3.
+run 0 train s.yaml --run-dir other --set run.generations=8 --set run.seed=12 \
+	>/dev/null 2>&1 || fail "other run"
+cp -a part foreign1
+cp other/checkpoint.bin foreign1/checkpoint.bin
+expect_exit 0 run 0 train s.yaml --run-dir foreign1 --resume
+expect_msg "foreign1/checkpoint.bin: written under a different config" "foreign newest"
+same_run foreign1 ref "foreign newest"
+cp -a part foreign2
+cp other/checkpoint.bin other/checkpoint.prev.bin foreign2/
+sums=$(md5sum foreign2/*)
+expect_exit 3 run 0 train s.yaml --run-dir foreign2 --resume
+expect_msg "no valid checkpoint in foreign2" "foreign both"
+expect_msg "foreign2/checkpoint.prev.bin: written under a different config" "foreign both"
+[ "$(md5sum foreign2/*)" = "$sums" ] || fail "foreign both: files were changed"
+pass "checkpoints of another run: the newest alone is passed over with a warning; both refused with exit 3"
+
+# The run's stored config.yaml missing (exit 3) or not valid YAML (exit 2,
+# file:line:col): resume and eval refuse, nothing touched.
+cp -a part noconf
+rm noconf/config.yaml
+expect_exit 3 run 0 train s.yaml --run-dir noconf --resume
+expect_msg "noconf/config.yaml: cannot open: No such file or directory" "no config.yaml"
+expect_exit 3 run 0 eval noconf
+expect_msg "noconf is not a run directory" "no config.yaml: eval"
+cp -a part badconf
+printf 'garbage: [\n' >>badconf/config.yaml
+sums=$(md5sum badconf/*)
+expect_exit 2 run 0 train s.yaml --run-dir badconf --resume
+expect_msg "cannot read the run's config: badconf/config.yaml:" "bad config.yaml"
+expect_exit 2 run 0 eval badconf
+expect_msg "badconf/config.yaml:" "bad config.yaml: eval"
+[ "$(md5sum badconf/*)" = "$sums" ] || fail "bad config.yaml: files were changed"
+pass "stored config.yaml missing: exit 3; not valid YAML: exit 2 naming file:line:col; nothing touched"
+
 # ---------------------------------------------------------------------------
 # 3. Injected faults.  The fault points of s.yaml in a fresh run directory,
 # in order (fsutil.h; each check below also asserts the message, so a
