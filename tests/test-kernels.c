@@ -1048,6 +1048,10 @@ END_TEST
  * a copy of this test run with OPENBLAS_CORETYPE=Prescott (the fallback of
  * Debian's 0.3.21 on unknown CPUs), which must warn on any AVX2 CPU.
  */
+/* This program's path, for running a copy of it (not /proc/self/exe,
+ * which is valgrind under valgrind). */
+static const char *self_path = "test-kernels";
+
 START_TEST(kernels_blas_core_check)
 {
 	char msg[512], out[512] = "";
@@ -1065,8 +1069,7 @@ START_TEST(kernels_blas_core_check)
 	if (pid == 0) {
 		dup2(fd[1], 1);
 		setenv("OPENBLAS_CORETYPE", "Prescott", 1);
-		execl("/proc/self/exe", "test-kernels", "--core-check",
-		      (char *)NULL);
+		execl(self_path, self_path, "--core-check", (char *)NULL);
 		_exit(127);
 	}
 	close(fd[1]);
@@ -1109,6 +1112,7 @@ int main(int argc, char **argv)
 	SRunner *sr;
 	int failed;
 
+	self_path = argv[0];
 	if (argc > 1 && !strcmp(argv[1], "--core-check")) {
 		/* the child of kernels_blas_core_check */
 		char msg[512] = "";
