@@ -111,10 +111,9 @@ static void softmax_args(const float *z, uint32_t N, double *a)
 	}
 }
 
-static void softmax_finish(uint32_t N, double *p)
+/* s[v*3 + c] = the sum of vertex v's three exponentials, for every c. */
+static void softmax_sums(uint32_t N, const double *p, double *s)
 {
-	double s[TASK_COLORING_MAX_N * TASK_COLORS];
-
 	for (uint32_t v = 0; v < N; v++) {
 		double t = 0.0;
 
@@ -123,9 +122,15 @@ static void softmax_finish(uint32_t N, double *p)
 		for (unsigned c = 0; c < TASK_COLORS; c++)
 			s[v * TASK_COLORS + c] = t;
 	}
-	/* p / s, several lanes at once (IEEE division: any width, the same
-	 * bits) */
-	vmath_div_n(p, s, p, (size_t)N * TASK_COLORS);
+}
+
+static void softmax_finish(uint32_t N, double *p)
+{
+	double s[TASK_COLORING_MAX_N * TASK_COLORS];
+
+	softmax_sums(N, p, s);
+	for (uint32_t i = 0; i < N * TASK_COLORS; i++)
+		p[i] /= s[i];
 }
 
 void coloring_softmax(const float *z, uint32_t N, double *p)
@@ -317,13 +322,13 @@ static void coloring_score_p(const struct task *t,
 	*loss = (float)coloring_loss(p, order, N);
 	for (uint32_t v = 0; v < N; v++) {
 		const float *zv = z + (size_t)v * TASK_COLORS;
-		unsigned best = 0;
-		/* argmax, ties to the lower colour, NaN never wins; as
-		 * arithmetic rather than branches (random outcomes) */
-		for (unsigned k = 1; k < TASK_COLORS; k++) {
-			unsigned gt = zv[k] > zv[best];
-			best = gt * k + (1u - gt) * best;
-		}
+		/* argmax, ties to the lower colour, NaN never wins; with
+		 * selects on the values rather than branches (the outcomes
+		 * are random) */
+		unsigned b1 = zv[1] > zv[0];
+		float m1 = b1 ? zv[1] : zv[0];
+		unsigned b2 = zv[2] > m1;
+		unsigned best = b2 ? 2u : b1;
 		colour[v] = (uint8_t)best;
 		c += w * best;
 		w *= TASK_COLORS;
@@ -361,6 +366,7 @@ static int coloring_run(const struct task *t, const struct model *m,
 {
 	size_t N = t->n, O = TASK_COLORS, B = ni * ns;
 	double e[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
+	double sums[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
 	struct model_batch b = {
 		.n_inputs = ni,
 		.n_seeds = ns,
@@ -390,8 +396,13 @@ static int coloring_run(const struct task *t, const struct model *m,
 				softmax_args(z + k * N * O, (uint32_t)N,
 					     e + k * N * O);
 			vmath_exp_neg_n(e, e, nb * N * O);
+			/* the normalisation, the divisions of the whole block
+			 * at once (IEEE division: the same bits) */
+			for (size_t k = 0; k < nb; k++)
+				softmax_sums((uint32_t)N, e + k * N * O,
+					     sums + k * N * O);
+			vmath_div_n(e, sums, e, nb * N * O);
 		}
-		softmax_finish((uint32_t)N, e + blk * N * O);
 		coloring_score_p(t, in, slot, z, e + blk * N * O,
 				 &out->loss[o], &out->success[o],
 				 out->code ? &out->code[o] : NULL,
