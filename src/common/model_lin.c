@@ -425,7 +425,7 @@ size_t lin_seq_scratch(const struct lin_spec *ls)
 		if (ls->layer[l].recurrent &&
 		    ls->H * ls->K * ls->layer[l].vw > st)
 			st = ls->H * ls->K * ls->layer[l].vw;
-	return 16 * (ls->H * ls->L + ls->H * ls->Vs + st);
+	return 16 * (ls->H * LIN_PAIRS_CAP + ls->H * ls->Vs + st);
 }
 
 /* Every buffer but the plans, as one list (sizes in floats). */

@@ -58,6 +58,11 @@
 /* Longest sequence the fast path takes (positions L). */
 #define LIN_MAX_L 1024
 
+/* (Query, key) pairs whose scores the direct form computes together (a
+ * query's keys never split, so a group holds up to LIN_PAIRS + L - 1). */
+#define LIN_PAIRS 64
+#define LIN_PAIRS_CAP (LIN_PAIRS + LIN_MAX_L)
+
 /* Inputs per internally planned chunk when model_forward gets no plan. */
 #define LIN_CHUNK_INPUTS 64
 

@@ -240,11 +240,11 @@ LIN_FN(rec_block)(const size_t NB, size_t H, size_t K, size_t vw, size_t c0,
 }
 
 /*
- * Scores of one query against NB keys at once (independent chains, so the
- * additions overlap): out[i] = sum_d q[d] k_i[d], d = 0..K-1 in order.
+ * NB (query, key) scores at once (independent chains, so the additions
+ * overlap): out[i] = sum_d q_i[d] k_i[d], d = 0..K-1 in order.
  */
 static inline __attribute__((always_inline)) void
-LIN_FN(score_block)(const size_t NB, size_t K, const float *q,
+LIN_FN(score_block)(const size_t NB, size_t K, const float *const *qp,
 		    const float *const *kp, float *out)
 {
 	v16 s[LIN_CB], qv, kv;
@@ -253,9 +253,9 @@ LIN_FN(score_block)(const size_t NB, size_t K, const float *q,
 	for (size_t i = 0; i < NB; i++)
 		s[i] = (v16){0};
 	for (size_t d = 0; d < K; d++) {
-		VLD(qv, q + d * 16);
 #pragma GCC unroll 8
 		for (size_t i = 0; i < NB; i++) {
+			VLD(qv, qp[i] + d * 16);
 			VLD(kv, kp[i] + d * 16);
 			s[i] = s[i] + qv * kv;
 		}
@@ -270,7 +270,7 @@ LIN_FN(score_block)(const size_t NB, size_t K, const float *q,
  * a[c] = sum_h sum_k s[h][k] V[q_k][h,c]; X[p][c] = src[p][c] + a[c].
  */
 static inline __attribute__((always_inline)) void
-LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t L,
+LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t hstride,
 		   const uint16_t *keys, const float *const *src, size_t vc,
 		   size_t vw, size_t c0, const float *sc, const float *xsrc,
 		   float *x)
@@ -284,7 +284,7 @@ LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t L,
 		for (size_t k = 0; k < nk; k++) {
 			const float *vq = src[keys[k]] + (vc + h * vw + c0) * 16;
 
-			VLD(s, sc + (h * L + k) * 16);
+			VLD(s, sc + (h * hstride + k) * 16);
 #pragma GCC unroll 8
 			for (size_t i = 0; i < NB; i++) {
 				VLD(vv, vq + i * 16);
@@ -328,11 +328,14 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 {
 	const size_t L = ls->L, H = ls->H, K = ls->K, Vs = ls->Vs;
 	const size_t TW = ls->tw, HK = H * K;
-	float *sc = scratch;                 /* (H, L, 16) scores of a query */
-	float *y = sc + H * L * 16;          /* (H*Vs, 16) unpushed output   */
+	float *sc = scratch;      /* (H, LIN_PAIRS_CAP, 16) scores of a group */
+	float *y = sc + H * LIN_PAIRS_CAP * 16; /* (H*Vs, 16) unpushed output */
 	float *st = y + H * Vs * 16;         /* (H, K, vw, 16) state         */
 	const float *src[LIN_MAX_L];         /* row of position p            */
-	uint16_t keys[LIN_MAX_L];
+	/* a group of queries: its pairs' keys and queries, and per query
+	 * its first pair and number of keys */
+	uint16_t keys[LIN_PAIRS_CAP], kquery[LIN_PAIRS_CAP];
+	uint16_t kfirst[LIN_PAIRS_CAP], knum[LIN_PAIRS_CAP];
 
 #define SP(p, c) (src[p] + (size_t)(c) * 16)
 	for (size_t l = 0; l < ls->NL; l++) {
@@ -433,66 +436,93 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 			continue;
 		}
 
-		for (size_t p = p0; p < L; p++) {
-			size_t nk = 0;
-			size_t ncols = ls->last && p + 1 < L ? ly->rw_short
-							      : ly->rw;
+		/*
+		 * Direct form, queries in groups of at most LIN_PAIRS (query,
+		 * key) pairs (a query's keys never split): first every score
+		 * of the group, LIN_CB pairs at a time, then each query's
+		 * output.
+		 */
+		for (size_t pg = p0; pg < L;) {
+			size_t np = 0, nq = 0;
 
-			switch (ls->mask) {
-			case MODEL_MASK_CAUSAL:
-				for (size_t q = 0; q <= p; q++)
-					keys[nk++] = (uint16_t)q;
-				break;
-			case MODEL_MASK_FULL:
-				for (size_t q = 0; q < L; q++)
-					keys[nk++] = (uint16_t)q;
-				break;
-			case MODEL_MASK_GRAPH:
-				for (size_t q = 0; q < L; q++)
-					if (mask[p * L + q])
-						keys[nk++] = (uint16_t)q;
-				break;
+			while (pg + nq < L) {
+				size_t p = pg + nq, nk = 0;
+				uint16_t *kk = keys + np;
+
+				switch (ls->mask) {
+				case MODEL_MASK_CAUSAL:
+					for (size_t q = 0; q <= p; q++)
+						kk[nk++] = (uint16_t)q;
+					break;
+				case MODEL_MASK_FULL:
+					for (size_t q = 0; q < L; q++)
+						kk[nk++] = (uint16_t)q;
+					break;
+				case MODEL_MASK_GRAPH:
+					for (size_t q = 0; q < L; q++)
+						if (mask[p * L + q])
+							kk[nk++] = (uint16_t)q;
+					break;
+				}
+				if (nq > 0 && np + nk > LIN_PAIRS)
+					break; /* p starts the next group */
+				kfirst[nq] = (uint16_t)np;
+				knum[nq] = (uint16_t)nk;
+				for (size_t k = 0; k < nk; k++)
+					kquery[np + k] = (uint16_t)p;
+				np += nk;
+				nq++;
 			}
-			/* scores s[h][k] = Q[p][h] . K[q_k][h], LIN_CB keys
-			 * at a time */
+			/* scores s[h][pair] = Q[query][h] . K[key][h] */
 			for (size_t h = 0; h < H; h++)
-				for (size_t k0 = 0; k0 < nk; k0 += LIN_CB) {
-					size_t nb = nk - k0 < LIN_CB ? nk - k0
+				for (size_t i0 = 0; i0 < np; i0 += LIN_CB) {
+					size_t nb = np - i0 < LIN_CB ? np - i0
 								     : LIN_CB;
-					const float *kp[LIN_CB];
+					const float *qp[LIN_CB], *kp[LIN_CB];
 
-					for (size_t i = 0; i < nb; i++)
-						kp[i] = SP(keys[k0 + i], kc + h * K);
+					for (size_t i = 0; i < nb; i++) {
+						qp[i] = SP(kquery[i0 + i], qc + h * K);
+						kp[i] = SP(keys[i0 + i], kc + h * K);
+					}
 #define SCORE_CASE(n)                                                      \
-	LIN_FN(score_block)(n, K, SP(p, qc + h * K), kp, sc + (h * L + k0) * 16)
+	LIN_FN(score_block)(n, K, qp, kp, sc + (h * LIN_PAIRS_CAP + i0) * 16)
 					NB_SWITCH(nb, SCORE_CASE)
 #undef SCORE_CASE
 				}
-			if (ly->pushed) {
-				for (size_t c = 0; c < ncols; c += LIN_CB) {
-					size_t nb = ncols - c < LIN_CB ? ncols - c
-								       : LIN_CB;
+			for (size_t j = 0; j < nq; j++) {
+				size_t p = pg + j, nk = knum[j];
+				const uint16_t *kk = keys + kfirst[j];
+				const float *scp = sc + (size_t)kfirst[j] * 16;
+				size_t ncols = ls->last && p + 1 < L ? ly->rw_short
+								      : ly->rw;
+
+				if (ly->pushed) {
+					for (size_t c = 0; c < ncols; c += LIN_CB) {
+						size_t nb = ncols - c < LIN_CB
+								    ? ncols - c : LIN_CB;
 #define PUSH_CASE(n)                                                       \
-	LIN_FN(push_block)(n, H, nk, L, keys, src, vc, vw, c, sc,           \
+	LIN_FN(push_block)(n, H, nk, LIN_PAIRS_CAP, kk, src, vc, vw, c, scp, \
 			   SP(p, ly->down + c), XP(p, ly->down + c))
-					NB_SWITCH(nb, PUSH_CASE)
+						NB_SWITCH(nb, PUSH_CASE)
 #undef PUSH_CASE
+					}
+					continue;
 				}
-			} else {
 				for (size_t h = 0; h < H; h++)
 					for (size_t c = 0; c < Vs; c++) {
-						v16 a = {0}, s, vv;
+						v16 a = {0}, sv, vv;
 
 						for (size_t k = 0; k < nk; k++) {
-							VLD(s, sc + (h * L + k) * 16);
-							VLD(vv, SP(keys[k], vc + h * Vs + c));
-							a = a + s * vv;
+							VLD(sv, scp + (h * LIN_PAIRS_CAP + k) * 16);
+							VLD(vv, SP(kk[k], vc + h * Vs + c));
+							a = a + sv * vv;
 						}
 						VST(y + (h * Vs + c) * 16, a);
 					}
 				LIN_FN(contrib)(y, H * Vs, mrest[l], ly->rw, ncols,
 						SP(p, ly->down), XP(p, ly->down));
 			}
+			pg += nq;
 		}
 	}
 #undef SP
