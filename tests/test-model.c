@@ -482,6 +482,12 @@ static const struct combo combos[] = {
 	 O_ALL, 2, 4, 2, 10, 2, 0, 4, 3, 0},
 	{"lin-none-first-graph", E_NONE, A_LIN, M_G, 0, 0, P_SIN, FIRST, NORM,
 	 O_ALL, 2, 2, 2, 8, 2, 1, 5, 4, 0},
+	/* heads x value size (24) wider than the model (6): merged maps of
+	 * more rows than W */
+	{"lin-wide-values", E_LIN, A_LIN, M_C, 0, 0, P_NO, EVERY, BITS, O_LAST,
+	 4, 3, 6, 6, 3, 0, 4, 5, 2},
+	{"lin-wide-values-graph", E_MLP, A_LIN, M_G, 0, 0, P_NO, PER, UNIF,
+	 O_ALL, 3, 2, 8, 6, 2, 0, 3, 4, 1},
 };
 
 static int combo_model(const struct combo *c, struct model *m, char *err)

@@ -406,7 +406,7 @@ struct lin_ws {
 	float *bfold;            /* (TW) = b_f Wbig + bbig                  */
 	float *mrest[MODEL_MAX_LAYERS]; /* (H*Vs, RW_l), unpushed layers   */
 	double *dbig;            /* (W, TW) Wbig in double                  */
-	double *dtmp;            /* (max(Vs, W), TW) products in double     */
+	double *dtmp;            /* (max(W, H*Vs), TW) products in double   */
 	float *pk_top, *pk_bot;  /* packed W_e rows for the ordered GEMM    */
 	float *seedp;            /* (16 * Ls, W) seed part, row-major        */
 	float *seedt;            /* (Ls, W, 16) seed part by lane            */
@@ -468,19 +468,26 @@ static void seed_shape(const struct model *m, size_t *Ls, size_t *kseed)
 							     : s->rse_dim;
 }
 
+/* Doubles of dbig (W, TW) and dtmp (max(W, H*Vs), TW): dtmp holds
+ * W_o . Wbig products (H*Vs rows, or Vs per head) and the fold (W rows). */
+static size_t dbl_floats(const struct lin_spec *ls)
+{
+	size_t rows = ls->H * ls->Vs > ls->W ? ls->H * ls->Vs : ls->W;
+
+	return (ls->W + rows) * ls->tw;
+}
+
 size_t lin_ws_bytes(const struct model *m, size_t chunk_inputs)
 {
 	struct lin_spec ls;
-	size_t Ls, kseed, W, TW;
+	size_t Ls, kseed;
 
 	if (!lin_spec_init(m, &ls))
 		return 0;
 	seed_shape(m, &Ls, &kseed);
-	W = ls.W;
-	TW = ls.tw;
 	return sizeof(struct lin_ws) +
 	       lw_floats(m, &ls, Ls, kseed) * sizeof(float) +
-	       2 * W * TW * sizeof(double) + 64 +
+	       dbl_floats(&ls) * sizeof(double) + 64 +
 	       plan_bytes(m, &ls, chunk_inputs ? chunk_inputs : 1);
 }
 
@@ -510,7 +517,7 @@ struct lin_ws *lin_ws_new(const struct model *m, size_t chunk_inputs)
 	/* One zeroed block for every float buffer (padding lanes and unused
 	 * columns are then never uninitialised). */
 	base = aligned_alloc(64, align64(total * sizeof(float)));
-	lw->dbig = malloc(2 * W * TW * sizeof(double) + 16);
+	lw->dbig = malloc(dbl_floats(ls) * sizeof(double) + 16);
 	if (!base || !lw->dbig) {
 		free(base);
 		free(lw->dbig);
