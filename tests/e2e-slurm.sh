@@ -81,6 +81,11 @@ e2e_finish() {
 }
 trap e2e_finish EXIT
 
+# slurm-local would refuse too (exit 3), but the lock below may be root's.
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: SLURM cannot start here: scripts/slurm-local must run as root (munged and slurmd need it)"
+	exit 77
+fi
 # Two runs of this test at once (two checkouts) would share the private
 # cluster: take turns.
 exec 9>"$SLURM_LOCAL_DIR.lock"
