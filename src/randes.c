@@ -195,7 +195,13 @@ static const char help_train[] =
 static int start_mpi(struct comm *comm, int *argc, char ***argv)
 {
 	char err[RANDES_ERR_LEN];
-	int rc = comm_init_world(comm, argc, argv, err);
+	int rc;
+
+	/* Before MPI starts: a stop signal during start-up is a request to
+	 * stop, not a kill (and once more after, in case MPI_Init installed
+	 * handlers of its own). */
+	signals_install();
+	rc = comm_init_world(comm, argc, argv, err);
 
 	if (rc) {
 		fprintf(stderr, "randes: %s\n", err);

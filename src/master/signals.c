@@ -3,23 +3,28 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t stop_count;
+static volatile sig_atomic_t stop_seconds; /* CLOCK_MONOTONIC at the first */
 
 static void signals_on_stop(int sig)
 {
-	stop_count++;
-	if (stop_count >= 2) {
-		/* Second request: the user means it.  write(2) and _exit(2)
-		 * are async-signal-safe. */
+	struct timespec ts;
+	/* clock_gettime, write and _exit are async-signal-safe. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (stop_signal) {
 		static const char msg[] =
 			"randes: second stop signal, exiting now\n";
-		ssize_t rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		ssize_t rc;
+		if ((long)ts.tv_sec - (long)stop_seconds < SIGNALS_REPEAT_SECONDS)
+			return; /* the same request delivered twice */
+		rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		(void)rc;
 		_exit(128 + sig);
 	}
+	stop_seconds = (sig_atomic_t)ts.tv_sec;
 	stop_signal = sig;
 }
 
@@ -44,5 +49,5 @@ int signals_stop_requested(void)
 void signals_reset(void)
 {
 	stop_signal = 0;
-	stop_count = 0;
+	stop_seconds = 0;
 }
