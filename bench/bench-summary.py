@@ -64,10 +64,14 @@ def read_rss(path):
         return out
     with open(path) as f:
         for line in f:
-            m = re.match(r"rank (\S+) maxrss_kb (\d+) status (\d+)", line)
+            m = re.match(r"rank (\S+) maxrss_kb (\d+) status (\d+)"
+                         r"(?: cpu_s ([\d.]+) wall_s ([\d.]+))?", line)
             if m:
+                share = None
+                if m.group(4) and float(m.group(5)) > 0:
+                    share = float(m.group(4)) / float(m.group(5))
                 out.append((m.group(1), int(m.group(2)) / 1024.0,
-                            int(m.group(3))))
+                            int(m.group(3)), share))
     return out
 
 
@@ -253,6 +257,15 @@ def main():
                                 cp[2]["effective_gflops"],
                                 cp[1]["seconds"] / (2 * cp[2]["seconds"]),
                                 100 * cp[2]["es_overhead"]))
+        for np_ in (1, 2):
+            e = w["np"].get(np_)
+            shares = [r[3] for r in (e or {}).get("peak_rss_mb_per_rank", [])
+                      if len(r) > 3 and r[3] is not None]
+            if shares:
+                e["cpu_share_per_rank"] = shares
+                say("   -np %d: each rank got %s of a core over its run (CPU "
+                    "seconds / wall seconds; below 1 the machine is shared)"
+                    % (np_, ", ".join("%.2f" % x for x in shares)))
         if 1 in w["np"] and 2 in w["np"]:
             eff = w["np"][1]["seconds"] / (2.0 * w["np"][2]["seconds"])
             w["parallel_efficiency"] = eff
