@@ -195,6 +195,17 @@ expect_exit 3 run 0 eval only --out only.json
 expect_msg "only/checkpoint.bin: unsupported checkpoint format version 2" "only: eval"
 pass "a lone corrupt checkpoint.bin: resume and eval refuse with exit 3 naming it"
 
+# A torn last metrics line (a crash or a full disk mid-write) is dropped
+# on resume; every line stays complete JSON.
+cp -a part torn
+printf '{"g": 8, "fitness_min": -0.5, "theta_ha' >>torn/metrics.jsonl
+expect_exit 0 run 0 train s.yaml --run-dir torn --resume
+same_run torn ref "torn metrics line"
+[ "$(grep -c '^{.*}$' torn/metrics.jsonl)" = "$(wc -l <torn/metrics.jsonl)" ] ||
+	fail "torn metrics line: an incomplete line is left"
+[ "$(wc -l <torn/metrics.jsonl)" = 12 ] || fail "torn metrics line: not 12 lines"
+pass "a torn last line of metrics.jsonl is dropped on resume; same theta and metrics"
+
 # Checkpoints of another run (run.seed is a locked key): the newest alone
 # falls back to the previous one; both are refused with exit 3.
 run 0 train s.yaml --run-dir other --set run.generations=8 --set run.seed=12 \
