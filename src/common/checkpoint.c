@@ -647,6 +647,29 @@ int checkpoint_save(const char *dir, const struct checkpoint *ck, char *err)
 		goto fail;
 	}
 	if (had) {
+		/* Keep it without ever taking the name checkpoint.bin away: a
+		 * hard link under a temp name, renamed over
+		 * checkpoint.prev.bin.  So at every instant checkpoint.bin is a
+		 * complete checkpoint -- the old one until step 3 replaces it
+		 * atomically -- and a crash or SIGKILL anywhere in a save leaves
+		 * it loadable. */
+		char ltmp[FSUTIL_PATH_MAX];
+		if (path_join(ltmp, sizeof(ltmp), dir,
+			      CHECKPOINT_FILE_NAME ".tmp.prev") == 0) {
+			unlink(ltmp);
+			if (link(latest, ltmp) == 0) {
+				rc = fsutil_rename_durable(ltmp, prev, err);
+				if (rc < 0) {
+					saved = errno;
+					unlink(ltmp);
+					goto fail;
+				}
+				goto install;
+			}
+		}
+		/* No hard links here (some network file systems): move it;
+		 * between the two renames only checkpoint.prev.bin exists,
+		 * which checkpoint_load_latest falls back to. */
 		rc = fsutil_rename_durable(latest, prev, err);
 		/* A failed directory fsync comes after the rename. */
 		moved = fsutil_path_exists(latest, NULL) == 0;
@@ -655,6 +678,7 @@ int checkpoint_save(const char *dir, const struct checkpoint *ck, char *err)
 			goto fail;
 		}
 	}
+install:
 	/* 3. The new one becomes the newest. */
 	rc = fsutil_rename_durable(tmp, latest, err);
 	if (rc < 0) {
