@@ -982,6 +982,36 @@ END_TEST
  * ISA, and both agree with the same formula on glibc's log, cos and sin
  * (rng.h's definition) but for a handful of values next to 0.
  */
+/* x^y for x in [0, 1], y > 0 (the L^q pool's powers): close to libm's pow
+ * over the ranges the pool uses, exact at the ends. */
+START_TEST(kernels_vmath_pow_unit)
+{
+	struct rng_stream st;
+	double worst = 0.0;
+
+	rng_stream_init(&st, 17, RNG_PURPOSE_TEST, 0, 0);
+	for (int i = 0; i < 50000; i++) {
+		double x = rng_uniform_double(&st);
+		/* y: the q of the pool (1 .. 512) or its inverse */
+		double q = pow(2.0, 9.0 * rng_uniform_double(&st));
+		double y = i % 2 ? q : 1.0 / q;
+		double want = pow(x, y), got = vmath_pow_unit(x, y);
+		double rel = want > 0 ? fabs(got - want) / want : fabs(got);
+		/* relative error ~ y |log x| ulp: allow 1e-12 where the result
+		 * is not vanishingly small */
+		if (want > 1e-250 && rel > worst)
+			worst = rel;
+	}
+	ck_assert_msg(worst < 1e-12, "pow_unit: %.3g relative from libm", worst);
+	ck_assert(vmath_pow_unit(0.0, 3.0) == 0.0);
+	ck_assert(vmath_pow_unit(1.0, 100.0) == 1.0);
+	ck_assert(vmath_pow_unit(0.5, 1.0) == 0.5);
+	ck_assert(vmath_pow_unit(0.25, 0.5) == 0.5);
+	ck_assert(isnan(vmath_pow_unit(NAN, 2.0)));
+	ck_assert(vmath_pow_unit(1e-300, 512.0) == 0.0);
+}
+END_TEST
+
 START_TEST(kernels_vmath_box_muller)
 {
 	enum blas_isa list[3], saved = blas_isa_get();
@@ -1101,6 +1131,7 @@ static Suite *kernels_suite(void)
 	tcase_add_test(tc, kernels_eligibility);
 	tcase_add_test(tc, kernels_vmath_exp);
 	tcase_add_test(tc, kernels_vmath_log1p);
+	tcase_add_test(tc, kernels_vmath_pow_unit);
 	tcase_add_test(tc, kernels_vmath_box_muller);
 	tcase_add_test(tc, kernels_blas_core_check);
 	suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
  * objective.h for the formula and the streams).
  */
 #include "common/objective.h"
+#include "common/vmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -253,9 +254,11 @@ double objective_pool(const double *lbar, size_t n, double q)
 			M = lbar[i];
 	if (isinf(q) || M <= 0.0)
 		return M;
+	/* vmath_pow_unit, not pow: the fitness must have the same bits on
+	 * every CPU of a cluster (docs/performance.md). */
 	for (size_t i = 0; i < n; i++)
-		s += pow(lbar[i] / M, q);
-	return M * pow(s / (double)n, 1.0 / q);
+		s += vmath_pow_unit(lbar[i] / M, q);
+	return M * vmath_pow_unit(s / (double)n, 1.0 / q);
 }
 
 int objective_score(struct objective *obj, const float *theta,

@@ -36,8 +36,9 @@
 #include "common/model.h"
 #include "common/tasks/task.h"
 
-/* Sequences per model call at most (fewer if the workspace would exceed
- * OBJECTIVE_WS_MAX_BYTES). */
+/* Sequences per model call at most for roll-out tasks (one-shot tasks give
+ * the model a member's whole batch in one call; it chunks internally), and
+ * fewer if the workspace would exceed OBJECTIVE_WS_MAX_BYTES. */
 #define OBJECTIVE_CHUNK_SEQS 2048u
 #define OBJECTIVE_WS_MAX_BYTES ((size_t)256 << 20)
 

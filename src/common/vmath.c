@@ -569,3 +569,15 @@ void vmath_div_n(const double *a, const double *b, double *y, size_t n)
 	for (size_t i = 0; i < n; i++)
 		y[i] = a[i] / b[i];
 }
+
+double vmath_pow_unit(double x, double y)
+{
+	if (isnan(x) || isnan(y))
+		return NAN;
+	if (x <= 0.0)
+		return 0.0;
+	if (x >= 1.0)
+		return 1.0;
+	/* log_pos(x) < 0 and y > 0: the argument of exp is <= 0. */
+	return vmath_exp_neg(y * log_pos(x));
+}

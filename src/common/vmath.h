@@ -38,6 +38,15 @@ double vmath_log1p_pos(double x);
 /* y[i] = vmath_log1p_pos(x[i]), i < n; x == y allowed. */
 void vmath_log1p_pos_n(const double *x, double *y, size_t n);
 
+/*
+ * x^y for x in [0, 1] and y > 0, as e^(y log x) from this module's own log
+ * and exp (so the same bits on every CPU, unlike glibc's pow, which picks
+ * FMA or SSE2 code at run time).  0^y = 0, 1^y = 1, NaN gives NaN.  Within
+ * a few ulp of pow for y up to a few hundred.  The L^q pool of
+ * objective.c uses it.
+ */
+double vmath_pow_unit(double x, double y);
+
 /* y[i] = a[i] / b[i], i < n, 8 lanes at a time (IEEE division: the same
  * bits as the scalar quotient on every ISA); y may be a or b. */
 void vmath_div_n(const double *a, const double *b, double *y, size_t n);
