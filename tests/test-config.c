@@ -1004,6 +1004,14 @@ static const struct hash_row {
 	{"objective.variant=E_R", 0, ""},
 	{"eval.seeds=50", 0, ""},
 	{"es.shaping=none", 0, ""},
+	/* keys of other task kinds, and evaluation-only keys, do not fix the
+	 * meaning of a colouring run's state */
+	{"task.size=7", 0, ""},
+	{"task.num_tokens=9", 0, ""},
+	{"task.dim=5", 0, ""},
+	{"task.eval_max_cycles=1000", 0, ""},
+	{"task.eval_fillings=3", 0, ""},
+	{"task.kind=gridworld", 1, "task.kind"},
 };
 
 START_TEST(config_hash_locked_row)

@@ -204,12 +204,11 @@ static const struct desc descs[] = {
 	 F(task.exhaustive_values), .min = 1, .max = 65536,
 	 .flags = DF_LOCKED},
 	{.path = "task.eval_fillings", .type = DESC_U32,
-	 F(task.eval_fillings), .min = 1, .max = U32MAX, .flags = DF_LOCKED},
+	 F(task.eval_fillings), .min = 1, .max = U32MAX},
 	{.path = "task.num_vertices", .type = DESC_U32, F(task.num_vertices),
 	 .min = 3, .max = 64, .flags = DF_LOCKED},
 	{.path = "task.eval_max_cycles", .type = DESC_U32,
-	 F(task.eval_max_cycles), .min = 1, .max = U32MAX,
-	 .flags = DF_LOCKED},
+	 F(task.eval_max_cycles), .min = 1, .max = U32MAX},
 	{.path = "task.size", .type = DESC_U32, F(task.size), .min = 2,
 	 .max = 64, .flags = DF_LOCKED},
 	{.path = "task.episode_steps", .type = DESC_U32,
@@ -1978,13 +1977,44 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *b, size_t n)
 	return h;
 }
 
+/*
+ * Whether a locked key matters for a run of task kind k: the task keys of
+ * other kinds do not, and no model key matters to the model-free tasks.
+ * (Evaluation-only keys are not locked at all.)
+ */
+static int locked_applies(const struct desc *d, enum task_kind k)
+{
+	static const struct {
+		const char *path;
+		unsigned kinds;
+	} only[] = {
+		{"task.num_tokens", 1u << TASK_KIND_ASSOCIATIVE_RECALL},
+		{"task.value_bits", 1u << TASK_KIND_ASSOCIATIVE_RECALL},
+		{"task.exhaustive_values", 1u << TASK_KIND_ASSOCIATIVE_RECALL},
+		{"task.num_vertices", 1u << TASK_KIND_CYCLE_COLORING},
+		{"task.size", 1u << TASK_KIND_GRIDWORLD},
+		{"task.episode_steps", 1u << TASK_KIND_GRIDWORLD},
+		{"task.episodes", 1u << TASK_KIND_GRIDWORLD},
+		{"task.dim", (1u << TASK_KIND_SPHERE) | (1u << TASK_KIND_RASTRIGIN)},
+	};
+
+	if (!(d->flags & DF_LOCKED))
+		return 0;
+	if (strncmp(d->path, "model.", 6) == 0)
+		return k != TASK_KIND_SPHERE && k != TASK_KIND_RASTRIGIN;
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+		if (strcmp(d->path, only[i].path) == 0)
+			return (only[i].kinds >> k) & 1u;
+	return 1;
+}
+
 uint64_t config_hash_locked(const struct config *cfg)
 {
 	unsigned char buf[RENDER_CAP];
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (size_t i = 0; i < N_DESCS; i++) {
-		if (!(descs[i].flags & DF_LOCKED))
+		if (!locked_applies(&descs[i], cfg->task.kind))
 			continue;
 		/* The path (with its NUL) separates the fields. */
 		h = fnv1a(h, (const unsigned char *)descs[i].path,
@@ -2000,7 +2030,9 @@ int config_diff_locked(const struct config *a, const struct config *b,
 	unsigned char ba[RENDER_CAP], bb[RENDER_CAP];
 
 	for (size_t i = 0; i < N_DESCS; i++) {
-		if (!(descs[i].flags & DF_LOCKED))
+		/* task.kind is locked and comes first: a different kind is
+		 * reported as such, so a's kind decides for the rest. */
+		if (!locked_applies(&descs[i], a->task.kind))
 			continue;
 		size_t na = render_field(a, &descs[i], ba);
 		size_t nb = render_field(b, &descs[i], bb);
