@@ -375,7 +375,7 @@ usage:
 
 static const char help_eval[] =
 	"Usage: randes eval RUN_DIR|MODEL.safetensors [--seeds K] [--out FILE]\n"
-	"                   [--dump FILE]\n"
+	"                   [--dump FILE] [--set eval.key=value]...\n"
 	"\n"
 	"Runs the evaluation protocol (average, 5th percentile, worst case,\n"
 	"majority votes, sampled success, predictive variance) on the trained\n"
@@ -386,17 +386,20 @@ static const char help_eval[] =
 	"                or MODEL.safetensors.eval.json)\n"
 	"  --dump FILE   also write the exact model inputs and logits of the\n"
 	"                first 256 inputs and 4 seeds as safetensors\n"
+	"  --set k=v     override an evaluation key (eval.*, task.eval_*),\n"
+	"                e.g. --set eval.max_inputs=0 for the full set\n"
 	"  -h, --help    show this help\n"
 	"\n"
 	"Runs under mpirun too: the evaluation inputs are split over the ranks\n"
 	"and the figures do not depend on their number.  Prints the table on\n"
 	"stdout.  docs/tasks.md defines every figure.\n";
 
-static int cmd_eval(int argc, char **argv)
+static int cmd_eval_with(int argc, char **argv, const char **sets)
 {
 	struct opts o = {.cmd = "eval", .argc = argc, .argv = argv};
 	const char *run_dir = NULL, *out = NULL, *seeds_arg = NULL;
-	const char *dump = NULL;
+	const char *dump = NULL, *v;
+	size_t n_sets = 0;
 	uint32_t seeds = 0;
 	int r;
 
@@ -420,6 +423,10 @@ static int cmd_eval(int argc, char **argv)
 		} else if ((r = opt_value(&o, "--dump", &dump)) != 0) {
 			if (r < 0)
 				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if ((r = opt_value(&o, "--set", &v)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+			sets[n_sets++] = v;
 		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
 			return usage_error("eval", "unknown option '%s'", a);
 		else if (!run_dir)
@@ -444,9 +451,24 @@ static int cmd_eval(int argc, char **argv)
 		eo.seeds = seeds;
 		eo.out = out;
 		eo.dump = dump;
+		eo.sets = sets;
+		eo.n_sets = n_sets;
 		rc = eval_command(&comm, run_dir, &eo, err);
 		return finish_mpi(&comm, "eval", rc, err);
 	}
+}
+
+/* cmd_eval_with owns no memory; the --set list lives here. */
+static int cmd_eval(int argc, char **argv)
+{
+	const char **sets = calloc((size_t)argc, sizeof(*sets));
+	int rc;
+
+	if (!sets)
+		return randes_err_exit_code(RANDES_ENOMEM);
+	rc = cmd_eval_with(argc, argv, sets);
+	free(sets);
+	return rc;
 }
 
 static const char help_export[] =

@@ -44,6 +44,13 @@ cmp -s e1.json e2.json || fail "eval.json differs between -np 1 and -np 2"
 cmp -s e1.json demo/eval.json || fail "randes eval differs from the end-of-training eval"
 pass "randes eval: identical eval.json on 1 and 2 ranks and at the end of training"
 
+run 0 eval demo --seeds 3 --set eval.max_inputs=50 --set eval.majority=[1,3] \
+	--out e50.json >/dev/null 2>&1 || fail "eval --set"
+grep -q '"inputs":50' e50.json || fail "eval --set eval.max_inputs=50 was not applied"
+expect_exit 2 run 0 eval demo --set model.width=3
+grep -q "only eval" last.err || fail "eval --set of a model key: no clear refusal"
+pass "eval --set changes evaluation keys only"
+
 expect_exit 2 run 0 eval demo --seeds 0
 expect_exit 3 run 0 eval no-such-dir
 pass "eval refuses bad --seeds (2) and a missing run directory (3)"

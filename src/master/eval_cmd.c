@@ -545,12 +545,6 @@ int eval_command(struct comm *c, const char *run_dir,
 				 run_dir);
 			eo.out = out_path;
 		}
-		if (rc == 0) {
-			yaml = config_to_yaml(&cfg);
-			if (!yaml)
-				rc = randes_errf(err, RANDES_ENOMEM,
-						 "out of memory");
-		}
 	} else if (c->rank == 0) {
 		rc = rundir_load(run_dir, &cfg, &ck, warn, err);
 		if (rc == 0) {
@@ -568,6 +562,22 @@ int eval_command(struct comm *c, const char *run_dir,
 				theta = s->data;
 				D = ck.dim;
 			}
+		}
+	}
+	if (c->rank == 0) {
+		/* Evaluation settings may be overridden; nothing that changes
+		 * the model or what it was trained on. */
+		for (size_t i = 0; rc == 0 && i < o->n_sets; i++) {
+			const char *k = o->sets[i];
+			if (strncmp(k, "eval.", 5) != 0 &&
+			    strncmp(k, "task.eval_", 10) != 0)
+				rc = randes_errf(err, RANDES_EUSAGE,
+						 "--set %s: only eval.* and "
+						 "task.eval_* keys may be "
+						 "changed for an evaluation",
+						 k);
+			else
+				rc = config_apply_override(&cfg, k, err);
 		}
 		if (rc == 0) {
 			yaml = config_to_yaml(&cfg);

@@ -22,6 +22,8 @@ struct eval_options {
 	const char *out;  /* eval.json path; NULL: RUN_DIR/eval.json          */
 	const char *dump; /* write model inputs/logits here (safetensors)     */
 	const char *tag;  /* progress prefix; NULL: "eval"                    */
+	const char *const *sets; /* eval.* / task.eval_* overrides (randes eval) */
+	size_t n_sets;
 };
 
 /*
