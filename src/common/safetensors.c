@@ -256,11 +256,25 @@ static int meta_collect(const struct json_value *v,
 	if (v->type != JSON_OBJECT)
 		return randes_errf(err, RANDES_EDATA,
 				   "__metadata__ is not a JSON object");
-	for (size_t i = 0; i < v->n_items; i++)
-		if (v->items[i].type != JSON_STRING)
+	for (size_t i = 0; i < v->n_items; i++) {
+		const struct json_value *it = &v->items[i];
+		if (it->type != JSON_STRING)
 			return randes_errf(err, RANDES_EDATA,
 					   "__metadata__ value of '%.64s' is not "
-					   "a string", v->items[i].key);
+					   "a string", it->key);
+		/* Keys and values are handed out as C strings: a NUL (\u0000)
+		 * would cut them silently, and an empty key is one the
+		 * encoder refuses.  Refuse both rather than misread. */
+		if (it->key_len == 0 || strlen(it->key) != it->key_len ||
+		    strlen(it->str) != it->str_len)
+			return randes_errf(err, RANDES_EDATA,
+					   "__metadata__ entry '%.64s': %s",
+					   it->key,
+					   it->key_len == 0
+						   ? "empty key"
+						   : "a NUL character (\\u0000) "
+						     "in the key or value");
+	}
 	if (!meta || !v->n_items)
 		return 0;
 	meta->keys = calloc(v->n_items, sizeof(char *));

@@ -18,7 +18,9 @@
  * tensor is present, that the data_offsets are in range, have the right
  * length, do not overlap, leave no gap, and end exactly at the end of the
  * file: trailing bytes after the last tensor are refused, as the reference
- * implementation refuses them.  theta is written only after all checks
+ * implementation refuses them.  Metadata values must be strings, keys must
+ * not be empty, and neither may contain a NUL (\u0000), which the C strings
+ * of struct safetensors_meta could not carry.  theta is written only after all checks
  * passed.  Every refusal is RANDES_EDATA with a message naming the file and
  * what is wrong.
  *
