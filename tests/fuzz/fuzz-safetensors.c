@@ -7,6 +7,9 @@
  * Contract checked (safetensors.h):
  *   - a refusal is RANDES_EDATA (or RANDES_ENOMEM) with a message, theta
  *     is untouched and the metadata is empty;
+ *   - an accepted file's metadata is exactly the header's __metadata__,
+ *     byte for byte (checked against json_parse of the header: nothing
+ *     cut at a NUL, nothing dropped);
  *   - an accepted file re-encodes (safetensors_encode of the decoded
  *     tensors and metadata) to a file that decodes to bitwise the same
  *     theta and the same metadata, in order;
@@ -15,6 +18,7 @@
  */
 #include "fuzz.h"
 
+#include "common/json.h"
 #include "common/objective.h"
 #include "common/params.h"
 #include "common/safetensors.h"
@@ -67,6 +71,42 @@ static void fuzz_st_init(void)
 	if (!fuzz_st_again)
 		fuzz_fail("safetensors", "out of memory");
 	fuzz_st_ready = 1;
+}
+
+/* The decoded metadata must be the header's __metadata__ exactly. */
+static void fuzz_st_meta_exact(const uint8_t *data, size_t size,
+			       const struct safetensors_meta *meta)
+{
+	struct json_doc *doc = NULL;
+	const struct json_value *mv;
+	char err[RANDES_ERR_LEN];
+	uint64_t hlen = 0;
+
+	for (int i = 0; i < 8; i++)
+		hlen |= (uint64_t)data[i] << (8 * i);
+	if (hlen > size - 8 ||
+	    json_parse((const char *)data + 8, (size_t)hlen, &doc, err) != 0)
+		fuzz_fail("safetensors", "an accepted file has a header "
+					 "json_parse refuses: %s",
+			  err);
+	mv = json_object_get(json_doc_root(doc), "__metadata__");
+	if ((mv ? mv->n_items : 0) != meta->n)
+		fuzz_fail("safetensors", "%zu metadata entries decoded, the "
+					 "header has %zu",
+			  meta->n, mv ? mv->n_items : 0);
+	for (size_t i = 0; i < meta->n; i++) {
+		const struct json_value *v = &mv->items[i];
+		if (v->key_len != strlen(meta->keys[i]) ||
+		    memcmp(v->key, meta->keys[i], v->key_len) != 0 ||
+		    v->type != JSON_STRING ||
+		    v->str_len != strlen(meta->values[i]) ||
+		    memcmp(v->str, meta->values[i], v->str_len) != 0)
+			fuzz_fail("safetensors", "metadata entry %zu is not "
+						 "the header's (a NUL inside "
+						 "'%.40s'?)",
+				  i, meta->keys[i]);
+	}
+	json_doc_free(doc);
 }
 
 /* The metadata "config", loaded as `randes eval FILE` does. */
@@ -169,6 +209,7 @@ int fuzz_safetensors_one(const uint8_t *data, size_t size)
 					  err);
 			continue;
 		}
+		fuzz_st_meta_exact(data, size, &meta);
 		fuzz_st_roundtrip(l, theta, &meta);
 		fuzz_st_config(&meta);
 		safetensors_meta_free(&meta);
