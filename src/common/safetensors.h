@@ -20,8 +20,8 @@
  * file: trailing bytes after the last tensor are refused, as the reference
  * implementation refuses them.  Metadata values must be strings, keys must
  * not be empty, and neither may contain a NUL (\u0000), which the C strings
- * of struct safetensors_meta could not carry.  theta is written only after all checks
- * passed.  Every refusal is RANDES_EDATA with a message naming the file and
+ * of struct safetensors_meta could not carry.  theta is written only after
+ * all checks passed.  Every refusal is RANDES_EDATA with a message naming the file and
  * what is wrong.
  *
  * Not here: what the metadata means (the caller fills and reads it: model
