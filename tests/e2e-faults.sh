@@ -9,6 +9,8 @@
 #   2. a corrupt checkpoint.bin (truncated, bit-flipped, another format
 #      version): resume and eval fall back to checkpoint.prev.bin with a
 #      warning; both corrupt, or no previous one: refused with exit 3;
+#      a torn metrics line; checkpoints of another run; the run's stored
+#      config.yaml missing or broken;
 #   3. faults injected with RANDES_FAULT=N:ERRNAME into a checkpoint save,
 #      a metrics append, a metrics fsync and the config write;
 #   4. a full file system (a 1 MiB tmpfs) during a checkpoint save, and a
