@@ -103,7 +103,7 @@ done
 expect 0 "check-config default" -- "$randes" check-config "$src/configs/default.yaml"
 has out 'name: "default"'
 has out "kind: cycle_coloring"
-has out "inputs: 32"
+has out "inputs: 256"
 
 # overrides are applied, including YAML flow values and a task switch
 expect 0 "check-config with --set" -- "$randes" check-config "$src/configs/default.yaml" \

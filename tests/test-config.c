@@ -740,8 +740,8 @@ START_TEST(config_files_settings)
 	ck_assert_msg(config_load_file(&c, path, NULL, 0, err) == 0, "%s", err);
 	ck_assert_str_eq(c.run.name, "default");
 	ck_assert_int_eq(c.task.kind, TASK_KIND_CYCLE_COLORING);
-	ck_assert_uint_eq(c.run.generations, 300);
-	ck_assert_uint_eq(c.objective.inputs, 32);
+	ck_assert_uint_eq(c.run.generations, 3000);
+	ck_assert_uint_eq(c.objective.inputs, 256);
 	ck_assert_uint_eq(c.es.population, 128);
 }
 END_TEST
