@@ -732,8 +732,9 @@ START_TEST(config_files_settings)
 		ck_assert_msg(config_load_file(&c, path, NULL, 0, err) == 0,
 			      "%s", err);
 		ck_assert_int_eq(c.objective.variant, v);
-		ck_assert_int_eq(c.es.strategy, ES_STRATEGY_PGPE);
-		ck_assert_uint_eq(c.es.population, 300);
+		ck_assert_int_eq(c.es.strategy, ES_STRATEGY_OPENAI_ES);
+		ck_assert_uint_eq(c.es.population, 64);
+		ck_assert_uint_eq(c.model.width, 32);
 	}
 	snprintf(path, sizeof(path), "%s/configs/default.yaml",
 		 RANDES_SOURCE_ROOT);
