@@ -438,6 +438,14 @@ START_TEST(checkpoint_expectations)
 	ck_assert_int_eq(checkpoint_decode(buf, len, "f", &ex, &b, err),
 			 RANDES_EDATA);
 	ck_assert_msg(strstr(err, "different config") != NULL, "%s", err);
+	/* The older hash is accepted as well when given; a third is not. */
+	ex.config_hash_v1 = 0x1122334455667788ull;
+	ck_assert_int_eq(checkpoint_decode(buf, len, "f", &ex, &b, err), 0);
+	checkpoint_free(&b);
+	ex.config_hash_v1 = 2;
+	ck_assert_int_eq(checkpoint_decode(buf, len, "f", &ex, &b, err),
+			 RANDES_EDATA);
+	ex.config_hash_v1 = 0;
 	ex.check_config_hash = 0;
 	ex.run_seed = 8;
 	ck_assert_int_eq(checkpoint_decode(buf, len, "f", &ex, &b, err),

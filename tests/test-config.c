@@ -1073,6 +1073,35 @@ START_TEST(config_hash_canonical)
 }
 END_TEST
 
+/* Known answers from real runs: results/recall/q_R-N12-config.yaml is the
+ * config of a run started under randes 5961341, whose checkpoints carry the
+ * locked-key hash 89a30e65f6872663 (read from their header); the current
+ * hash of the same config is 9b33ffd409d30104 (what `randes eval` of that
+ * run reported before the loaders accepted the old hash). */
+START_TEST(config_hash_v1_known_answer)
+{
+	char path[4400], err[RANDES_ERR_LEN];
+	struct config c;
+
+	snprintf(path, sizeof(path), "%s/results/recall/q_R-N12-config.yaml",
+		 RANDES_SOURCE_ROOT);
+	ck_assert_msg(config_load_file(&c, path, NULL, 0, err) == 0, "%s", err);
+	ck_assert_uint_eq(config_hash_locked_v1(&c), 0x89a30e65f6872663ull);
+	ck_assert_uint_eq(config_hash_locked(&c), 0x9b33ffd409d30104ull);
+
+	/* v1 hashed the evaluation-only keys and the keys of other task
+	 * kinds; the current hash does not. */
+	struct config d = c;
+	d.task.eval_fillings += 1;
+	ck_assert(config_hash_locked(&d) == config_hash_locked(&c));
+	ck_assert(config_hash_locked_v1(&d) != config_hash_locked_v1(&c));
+	d = c;
+	d.task.size += 1; /* a grid-world key, in a recall run */
+	ck_assert(config_hash_locked(&d) == config_hash_locked(&c));
+	ck_assert(config_hash_locked_v1(&d) != config_hash_locked_v1(&c));
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1119,6 +1148,7 @@ static Suite *config_suite(void)
 	tc = tcase_create("config:hash");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_variant_semantics);
+	tcase_add_test(tc, config_hash_v1_known_answer);
 	tcase_add_loop_test(tc, config_hash_locked_row, 0,
 			    (int)(sizeof(hash_rows) / sizeof(hash_rows[0])));
 	tcase_add_test(tc, config_hash_canonical);

@@ -557,7 +557,9 @@ int checkpoint_decode(const unsigned char *buf, size_t len, const char *what,
 		goto fail;
 	}
 	if (expect && expect->check_config_hash &&
-	    ck.config_hash != expect->config_hash) {
+	    ck.config_hash != expect->config_hash &&
+	    (expect->config_hash_v1 == 0 ||
+	     ck.config_hash != expect->config_hash_v1)) {
 		rc = randes_errf(err, RANDES_EDATA,
 				 "%s: written under a different config "
 				 "(locked-key hash %016llx, the config gives "

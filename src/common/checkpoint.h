@@ -79,6 +79,8 @@ struct checkpoint_expect {
 	uint64_t dim;           /* D, if non-zero                             */
 	int check_config_hash;  /* compare config_hash when non-zero          */
 	uint64_t config_hash;
+	uint64_t config_hash_v1; /* also accepted when non-zero (the hash of
+				  * config_hash_locked_v1, older randes)      */
 	int check_run_seed;     /* compare run_seed when non-zero             */
 	uint64_t run_seed;
 };

@@ -76,6 +76,7 @@ enum desc_type {
 #define DF_INF (1u << 4)      /* +inf allowed (reals and schedules)       */
 #define DF_EVEN (1u << 5)     /* integers: must be even                   */
 #define DF_NAME (1u << 6)     /* strings: [A-Za-z0-9._-], 1..size-1 chars */
+#define DF_LOCKED_V1 (1u << 7) /* also hashed by config_hash_locked_v1()   */
 
 struct enum_word {
 	const char *word;
@@ -204,11 +205,13 @@ static const struct desc descs[] = {
 	 F(task.exhaustive_values), .min = 1, .max = 65536,
 	 .flags = DF_LOCKED},
 	{.path = "task.eval_fillings", .type = DESC_U32,
-	 F(task.eval_fillings), .min = 1, .max = U32MAX},
+	 F(task.eval_fillings), .min = 1, .max = U32MAX,
+	 .flags = DF_LOCKED_V1},
 	{.path = "task.num_vertices", .type = DESC_U32, F(task.num_vertices),
 	 .min = 3, .max = 64, .flags = DF_LOCKED},
 	{.path = "task.eval_max_cycles", .type = DESC_U32,
-	 F(task.eval_max_cycles), .min = 1, .max = U32MAX},
+	 F(task.eval_max_cycles), .min = 1, .max = U32MAX,
+	 .flags = DF_LOCKED_V1},
 	{.path = "task.size", .type = DESC_U32, F(task.size), .min = 2,
 	 .max = 64, .flags = DF_LOCKED},
 	{.path = "task.episode_steps", .type = DESC_U32,
@@ -2017,6 +2020,21 @@ uint64_t config_hash_locked(const struct config *cfg)
 		if (!locked_applies(&descs[i], cfg->task.kind))
 			continue;
 		/* The path (with its NUL) separates the fields. */
+		h = fnv1a(h, (const unsigned char *)descs[i].path,
+			  strlen(descs[i].path) + 1);
+		h = fnv1a(h, buf, render_field(cfg, &descs[i], buf));
+	}
+	return h;
+}
+
+uint64_t config_hash_locked_v1(const struct config *cfg)
+{
+	unsigned char buf[RENDER_CAP];
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < N_DESCS; i++) {
+		if (!(descs[i].flags & (DF_LOCKED | DF_LOCKED_V1)))
+			continue;
 		h = fnv1a(h, (const unsigned char *)descs[i].path,
 			  strlen(descs[i].path) + 1);
 		h = fnv1a(h, buf, render_field(cfg, &descs[i], buf));

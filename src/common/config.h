@@ -267,6 +267,13 @@ char *config_to_yaml(const struct config *cfg);
  * 0 and writes "" when all locked keys are equal.
  */
 uint64_t config_hash_locked(const struct config *cfg);
+/*
+ * The same hash as written by randes before commit 3f6eb0d (every locked
+ * key whatever the task kind, plus task.eval_fillings and
+ * task.eval_max_cycles), so that checkpoints of runs started then still
+ * resume: the loaders accept either hash (checkpoint_expect.config_hash_v1).
+ */
+uint64_t config_hash_locked_v1(const struct config *cfg);
 int config_diff_locked(const struct config *a, const struct config *b,
 		       char *key, size_t key_len);
 

@@ -144,6 +144,7 @@ int rundir_open_train(const char *dir, const struct config *cfg, int resume,
 	memset(&expect, 0, sizeof(expect));
 	expect.check_config_hash = 1;
 	expect.config_hash = config_hash_locked(cfg);
+	expect.config_hash_v1 = config_hash_locked_v1(cfg);
 	expect.check_run_seed = 1;
 	expect.run_seed = cfg->run.seed;
 	rc = checkpoint_load_latest(dir, &expect, ck, &source, lwarn, err);
@@ -244,6 +245,7 @@ int rundir_load(const char *dir, struct config *cfg, struct checkpoint *ck,
 	memset(&expect, 0, sizeof(expect));
 	expect.check_config_hash = 1;
 	expect.config_hash = config_hash_locked(cfg);
+	expect.config_hash_v1 = config_hash_locked_v1(cfg);
 	expect.check_run_seed = 1;
 	expect.run_seed = cfg->run.seed;
 	return checkpoint_load_latest(dir, &expect, ck, &source, warn, err);

@@ -1345,6 +1345,7 @@ static void run_state_read(const char *dir, const struct config *cfg,
 	memset(&expect, 0, sizeof(expect));
 	expect.check_config_hash = 1;
 	expect.config_hash = config_hash_locked(cfg);
+	expect.config_hash_v1 = config_hash_locked_v1(cfg);
 	expect.check_run_seed = 1;
 	expect.run_seed = cfg->run.seed;
 	if (checkpoint_load_latest(dir, &expect, &c, &source, NULL, st->note)) {
