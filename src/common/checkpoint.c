@@ -661,9 +661,13 @@ int checkpoint_save(const char *dir, const struct checkpoint *ck, char *err)
 			unlink(ltmp);
 			if (link(latest, ltmp) == 0) {
 				rc = fsutil_rename_durable(ltmp, prev, err);
+				/* rename(2) does nothing when both names are
+				 * links to one file (a save killed between its
+				 * two renames leaves prev and latest so), so
+				 * drop the temp name either way. */
+				unlink(ltmp);
 				if (rc < 0) {
 					saved = errno;
-					unlink(ltmp);
 					goto fail;
 				}
 				goto install;
