@@ -2011,13 +2011,15 @@ static int locked_applies(const struct desc *d, enum task_kind k)
 	return 1;
 }
 
-uint64_t config_hash_locked(const struct config *cfg)
+/* FNV-1a over path and rendered value of every field keep() admits. */
+static uint64_t hash_fields(const struct config *cfg,
+			    int (*keep)(const struct desc *, enum task_kind))
 {
 	unsigned char buf[RENDER_CAP];
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (size_t i = 0; i < N_DESCS; i++) {
-		if (!locked_applies(&descs[i], cfg->task.kind))
+		if (!keep(&descs[i], cfg->task.kind))
 			continue;
 		/* The path (with its NUL) separates the fields. */
 		h = fnv1a(h, (const unsigned char *)descs[i].path,
@@ -2027,19 +2029,22 @@ uint64_t config_hash_locked(const struct config *cfg)
 	return h;
 }
 
+/* The key set of the hash before 3f6eb0d: every locked key whatever the
+ * kind, and the two evaluation-only task keys. */
+static int locked_v1(const struct desc *d, enum task_kind k)
+{
+	(void)k;
+	return (d->flags & (DF_LOCKED | DF_LOCKED_V1)) != 0;
+}
+
+uint64_t config_hash_locked(const struct config *cfg)
+{
+	return hash_fields(cfg, locked_applies);
+}
+
 uint64_t config_hash_locked_v1(const struct config *cfg)
 {
-	unsigned char buf[RENDER_CAP];
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < N_DESCS; i++) {
-		if (!(descs[i].flags & (DF_LOCKED | DF_LOCKED_V1)))
-			continue;
-		h = fnv1a(h, (const unsigned char *)descs[i].path,
-			  strlen(descs[i].path) + 1);
-		h = fnv1a(h, buf, render_field(cfg, &descs[i], buf));
-	}
-	return h;
+	return hash_fields(cfg, locked_v1);
 }
 
 int config_diff_locked(const struct config *a, const struct config *b,

@@ -21,8 +21,8 @@
  * implementation refuses them.  Metadata values must be strings, keys must
  * not be empty, and neither may contain a NUL (\u0000), which the C strings
  * of struct safetensors_meta could not carry.  theta is written only after
- * all checks passed.  Every refusal is RANDES_EDATA with a message naming the file and
- * what is wrong.
+ * all checks passed.  Every refusal is RANDES_EDATA with a message naming
+ * the file and what is wrong.
  *
  * Not here: what the metadata means (the caller fills and reads it: model
  * spec JSON, task, variant, run seed, r0), and the command line.

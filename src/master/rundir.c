@@ -53,6 +53,16 @@ static int write_config(const char *dir, const struct config *cfg, char *err)
 	return rc;
 }
 
+void rundir_expect(const struct config *cfg, struct checkpoint_expect *ex)
+{
+	memset(ex, 0, sizeof(*ex));
+	ex->check_config_hash = 1;
+	ex->config_hash = config_hash_locked(cfg);
+	ex->config_hash_v1 = config_hash_locked_v1(cfg);
+	ex->check_run_seed = 1;
+	ex->run_seed = cfg->run.seed;
+}
+
 int rundir_open_train(const char *dir, const struct config *cfg, int resume,
 		      struct fsutil_lock *lock, struct checkpoint *ck,
 		      int *have_ck, char *warn, char *err)
@@ -141,12 +151,7 @@ int rundir_open_train(const char *dir, const struct config *cfg, int resume,
 		}
 	}
 
-	memset(&expect, 0, sizeof(expect));
-	expect.check_config_hash = 1;
-	expect.config_hash = config_hash_locked(cfg);
-	expect.config_hash_v1 = config_hash_locked_v1(cfg);
-	expect.check_run_seed = 1;
-	expect.run_seed = cfg->run.seed;
+	rundir_expect(cfg, &expect);
 	rc = checkpoint_load_latest(dir, &expect, ck, &source, lwarn, err);
 	if (rc)
 		goto fail;
@@ -242,11 +247,6 @@ int rundir_load(const char *dir, struct config *cfg, struct checkpoint *ck,
 			randes_err_prefix(err, "%s is not a run directory", dir);
 		return rc;
 	}
-	memset(&expect, 0, sizeof(expect));
-	expect.check_config_hash = 1;
-	expect.config_hash = config_hash_locked(cfg);
-	expect.config_hash_v1 = config_hash_locked_v1(cfg);
-	expect.check_run_seed = 1;
-	expect.run_seed = cfg->run.seed;
+	rundir_expect(cfg, &expect);
 	return checkpoint_load_latest(dir, &expect, ck, &source, warn, err);
 }

@@ -30,6 +30,12 @@ int rundir_path(char *out, const char *dir, const char *name, char *err);
 void rundir_default(const struct config *cfg, char *out, size_t len);
 
 /*
+ * What a checkpoint of a run of cfg must match: its run seed and its
+ * locked-key hash (the current one, or that of randes before 3f6eb0d).
+ */
+void rundir_expect(const struct config *cfg, struct checkpoint_expect *ex);
+
+/*
  * Opens dir for training: creates it, takes the lock, and decides between a
  * fresh start and a resume.  With resume == 0 a directory that already
  * holds a checkpoint is refused (RANDES_EUSAGE: the message says to pass

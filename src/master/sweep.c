@@ -1342,12 +1342,7 @@ static void run_state_read(const char *dir, const struct config *cfg,
 	enum checkpoint_source source;
 
 	checkpoint_init(&c);
-	memset(&expect, 0, sizeof(expect));
-	expect.check_config_hash = 1;
-	expect.config_hash = config_hash_locked(cfg);
-	expect.config_hash_v1 = config_hash_locked_v1(cfg);
-	expect.check_run_seed = 1;
-	expect.run_seed = cfg->run.seed;
+	rundir_expect(cfg, &expect);
 	if (checkpoint_load_latest(dir, &expect, &c, &source, NULL, st->note)) {
 		st->status = SWEEP_STATUS_INVALID;
 		return;
