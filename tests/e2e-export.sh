@@ -75,6 +75,37 @@ PYEOF
 	pass "eval --dump: logits recomputed by an independent NumPy forward"
 fi
 
+# scripts/recall-positions: per-query-position success read from a recall
+# dump; over all positions it must equal eval's own success average (the
+# same 256 inputs x 4 seeds, scored by randes' recall scorer).
+cat >ar.yaml <<'YAML'
+run: {name: ar, seed: 3, generations: 4, checkpoint_every: 0}
+task: {kind: associative_recall, num_tokens: 6}
+objective: {variant: q_R, q: 4, seeds: 2, adversary: exhaustive}
+es: {population: 8}
+eval: {seeds: 4, majority: [1], max_inputs: 256}
+YAML
+if [ -x /usr/bin/python3 ]; then
+run 2 train ar.yaml --run-dir ar --set run.eval_at_end=false >/dev/null 2>&1 ||
+	fail "recall training"
+run 0 eval ar --out ar.json --dump ar-dump.safetensors >/dev/null 2>&1 ||
+	fail "recall eval --dump"
+"$SRC/scripts/recall-positions" ar-dump.safetensors >pos.txt ||
+	fail "recall-positions"
+want=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % (100 * json.load(open(sys.argv[1]))["success"]["average"]))' ar.json)
+got=$(awk '$1 == "all" { print $3 }' pos.txt)
+[ "$got" = "$want" ] || fail "recall-positions all = $got, eval average = $want"
+[ "$(awk '$1 == "all" { print $2 }' pos.txt)" = 1024 ] ||
+	fail "recall-positions did not read 256 x 4 sequences"
+[ "$(awk '$1 ~ /^[0-9]+$/ && $2 > 0' pos.txt | wc -l)" = 6 ] ||
+	fail "recall-positions: not every query position of N = 6 present"
+expect_exit 3 "$SRC/scripts/recall-positions" dump.safetensors
+expect_exit 3 "$SRC/scripts/recall-positions" trunc-missing.safetensors
+pass "recall-positions: per-position success adds up to eval's average ($got %)"
+else
+	echo "SKIP: /usr/bin/python3 not available; recall-positions not run"
+fi
+
 head -c 200 m.safetensors >trunc.safetensors
 expect_exit 3 run 0 eval trunc.safetensors
 grep -q "trunc.safetensors" last.err || fail "message does not name the file"
