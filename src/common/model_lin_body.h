@@ -507,9 +507,12 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 						kk[nk++] = (uint16_t)q;
 					break;
 				case MODEL_MASK_GRAPH:
-					for (size_t q = 0; q < L; q++)
-						if (mask[p * L + q])
-							kk[nk++] = (uint16_t)q;
+					/* no branch per key: the mask's
+					 * outcomes are random */
+					for (size_t q = 0; q < L; q++) {
+						kk[nk] = (uint16_t)q;
+						nk += mask[p * L + q] != 0;
+					}
 					break;
 				}
 				if (nq > 0 && np + nk > LIN_PAIRS)

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/blas.h"
 #include "common/err.h"
 #include "common/rng.h"
 #include "common/vmath.h"
@@ -189,6 +190,164 @@ int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 	return !clash;
 }
 
+typedef double v8d __attribute__((vector_size(COLORING_LANES * sizeof(double))));
+typedef int64_t v8i __attribute__((vector_size(COLORING_LANES * sizeof(double))));
+
+/* Lane-wise m ? a : b, m all-ones or all-zeros per lane (a comparison). */
+#define V8SEL(m, a, b) ((v8d)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
+
+/* coloring_score_block's body, compiled for three instruction sets below
+ * (the same operations; only the instructions per operation differ). */
+static inline __attribute__((always_inline)) void
+score_block_body(uint32_t N, size_t nb, const float *const *z,
+		 const uint32_t *const *order, double *loss, uint8_t *success,
+		 uint8_t *colour, double *p)
+{
+	const size_t NO = (size_t)N * TASK_COLORS;
+	const v8d zero = {0};
+	/* lane l is sequence l (past nb: the last one again, unused) */
+	v8d zt[TASK_COLORING_MAX_N * TASK_COLORS];  /* logits as doubles  */
+	v8d e[TASK_COLORING_MAX_N * TASK_COLORS];   /* args, exps, probs  */
+	v8d best[TASK_COLORING_MAX_N];              /* argmax colour      */
+	v8d pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
+	v8d bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
+	v8d s = zero, t;
+	v8i clash = {0};
+	/* the distinct cycles of the block, and the lanes of each */
+	const uint32_t *cyc[COLORING_LANES];
+	v8i lanes[COLORING_LANES];
+	size_t ncyc = 0;
+
+	RANDES_ASSERT(nb >= 1 && nb <= COLORING_LANES);
+	RANDES_ASSERT(N >= 3 && N <= TASK_COLORING_MAX_N);
+	for (size_t l = 0; l < COLORING_LANES; l++) {
+		const float *zl = z[l < nb ? l : nb - 1];
+
+		for (size_t i = 0; i < NO; i++)
+			zt[i][l] = (double)zl[i];
+	}
+	/* softmax_args: mx = z0, then z_c > mx ? z_c : mx; a_c = z_c - mx.
+	 * The argmax of the float logits: comparing them as doubles gives
+	 * the same outcomes (exact conversion, NaN compares false). */
+	for (size_t v = 0; v < N; v++) {
+		const v8d z0 = zt[3 * v], z1 = zt[3 * v + 1], z2 = zt[3 * v + 2];
+		v8d mx = z0, m1;
+		v8i b1, b2;
+
+		mx = V8SEL(z1 > mx, z1, mx);
+		mx = V8SEL(z2 > mx, z2, mx);
+		e[3 * v] = z0 - mx;
+		e[3 * v + 1] = z1 - mx;
+		e[3 * v + 2] = z2 - mx;
+		b1 = z1 > z0;
+		m1 = V8SEL(b1, z1, z0);
+		b2 = z2 > m1;
+		best[v] = V8SEL(b2, zero + 2.0, V8SEL(b1, zero + 1.0, zero));
+	}
+	vmath_exp_neg_n((double *)e, (double *)e, NO * COLORING_LANES);
+	/* softmax_sums and the division: t = ((0 + e0) + e1) + e2 */
+	for (size_t v = 0; v < N; v++) {
+		t = zero + e[3 * v];
+		t = t + e[3 * v + 1];
+		t = t + e[3 * v + 2];
+		e[3 * v] = e[3 * v] / t;
+		e[3 * v + 1] = e[3 * v + 1] / t;
+		e[3 * v + 2] = e[3 * v + 2] / t;
+	}
+	/* each lane's cycle order: the lanes of one cycle (the seeds of one
+	 * input share it) take their values by one select per cycle */
+	for (size_t l = 0; l < COLORING_LANES; l++) {
+		const uint32_t *ol = order[l < nb ? l : nb - 1];
+		size_t d = 0;
+
+		while (d < ncyc && cyc[d] != ol)
+			d++;
+		if (d == ncyc) {
+			cyc[ncyc++] = ol;
+			lanes[d] = (v8i){0};
+		}
+		lanes[d][l] = -1;
+	}
+	for (size_t k = 0; k < N; k++) {
+		size_t u = cyc[0][k];
+
+		pc[3 * k] = e[3 * u];
+		pc[3 * k + 1] = e[3 * u + 1];
+		pc[3 * k + 2] = e[3 * u + 2];
+		bc[k] = best[u];
+		for (size_t d = 1; d < ncyc; d++) {
+			u = cyc[d][k];
+			pc[3 * k] = V8SEL(lanes[d], e[3 * u], pc[3 * k]);
+			pc[3 * k + 1] = V8SEL(lanes[d], e[3 * u + 1], pc[3 * k + 1]);
+			pc[3 * k + 2] = V8SEL(lanes[d], e[3 * u + 2], pc[3 * k + 2]);
+			bc[k] = V8SEL(lanes[d], best[u], bc[k]);
+		}
+	}
+	/* coloring_loss and coloring_is_proper, edge k -> k+1 mod N */
+	for (size_t k = 0; k < N; k++) {
+		size_t kn = k + 1 == N ? 0 : k + 1;
+
+		for (size_t c = 0; c < TASK_COLORS; c++)
+			s = s + pc[3 * k + c] * pc[3 * kn + c];
+		clash |= bc[k] == bc[kn];
+	}
+	s = s / (3.0 * (double)N);
+	for (size_t l = 0; l < nb; l++) {
+		loss[l] = s[l];
+		success[l] = clash[l] == 0;
+		if (colour)
+			for (size_t v = 0; v < N; v++)
+				colour[l * N + v] = (uint8_t)best[v][l];
+		if (p)
+			for (size_t i = 0; i < NO; i++)
+				p[l * NO + i] = e[i][l];
+	}
+}
+
+static void score_block_generic(uint32_t N, size_t nb, const float *const *z,
+				const uint32_t *const *order, double *loss,
+				uint8_t *success, uint8_t *colour, double *p)
+{
+	score_block_body(N, nb, z, order, loss, success, colour, p);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void
+score_block_avx2(uint32_t N, size_t nb, const float *const *z,
+		 const uint32_t *const *order, double *loss, uint8_t *success,
+		 uint8_t *colour, double *p)
+{
+	score_block_body(N, nb, z, order, loss, success, colour, p);
+}
+
+__attribute__((target("avx512f"))) static void
+score_block_avx512(uint32_t N, size_t nb, const float *const *z,
+		   const uint32_t *const *order, double *loss,
+		   uint8_t *success, uint8_t *colour, double *p)
+{
+	score_block_body(N, nb, z, order, loss, success, colour, p);
+}
+#endif
+
+void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
+			  const uint32_t *const *order, double *loss,
+			  uint8_t *success, uint8_t *colour, double *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		score_block_avx512(N, nb, z, order, loss, success, colour, p);
+		return;
+	case BLAS_ISA_AVX2:
+		score_block_avx2(N, nb, z, order, loss, success, colour, p);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	score_block_generic(N, nb, z, order, loss, success, colour, p);
+}
+
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
 			   size_t slot, const uint32_t *order)
@@ -355,9 +514,11 @@ static void coloring_score(const struct task *t, const struct task_inputs *in,
 			 prob);
 }
 
-/* Sequences whose softmax exponentials coloring_run takes together. */
-#define COLORING_BLOCK 16
-
+/*
+ * The forward pass of the batch, then the scores COLORING_LANES sequences
+ * at a time (coloring_score_block: the same bits as coloring_score); the
+ * evaluation's extra outputs from the block's softmax and colours.
+ */
 static int coloring_run(const struct task *t, const struct model *m,
 			const float *theta, const struct task_inputs *in,
 			size_t i0, size_t ni, const float *seeds, size_t ns,
@@ -365,8 +526,10 @@ static int coloring_run(const struct task *t, const struct model *m,
 			size_t off, char *err)
 {
 	size_t N = t->n, O = TASK_COLORS, B = ni * ns;
-	double e[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
-	double sums[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
+	double p[COLORING_LANES * TASK_COLORING_MAX_N * TASK_COLORS];
+	uint8_t colour[COLORING_LANES * TASK_COLORING_MAX_N];
+	double loss[COLORING_LANES];
+	const int extra = out->code || out->sampled || out->prob;
 	struct model_batch b = {
 		.n_inputs = ni,
 		.n_seeds = ns,
@@ -382,41 +545,50 @@ static int coloring_run(const struct task *t, const struct model *m,
 	if (rc < 0)
 		return randes_errf(err, rc, "cycle_coloring: forward pass "
 				   "failed");
-	for (size_t s = 0; s < B; s++) {
-		size_t slot = i0 + s / ns, o = off + s;
-		const float *z = ws->logits + s * N * O; /* (N, O) */
-		size_t blk = s % COLORING_BLOCK;
+	for (size_t s0 = 0, nb; s0 < B; s0 += nb) {
+		const float *zs[COLORING_LANES];
+		const uint32_t *os[COLORING_LANES];
 
-		if (blk == 0) {
-			/* the block's exponentials at once: the same bits as
-			 * coloring_softmax's */
-			size_t nb = B - s < COLORING_BLOCK ? B - s
-							   : COLORING_BLOCK;
-			for (size_t k = 0; k < nb; k++)
-				softmax_args(z + k * N * O, (uint32_t)N,
-					     e + k * N * O);
-			vmath_exp_neg_n(e, e, nb * N * O);
-			/* the normalisation, the divisions of the whole block
-			 * at once (IEEE division: the same bits) */
-			for (size_t k = 0; k < nb; k++)
-				softmax_sums((uint32_t)N, e + k * N * O,
-					     sums + k * N * O);
-			vmath_div_n(e, sums, e, nb * N * O);
+		nb = B - s0 < COLORING_LANES ? B - s0 : COLORING_LANES;
+		for (size_t k = 0; k < nb; k++) {
+			size_t s = s0 + k, slot = i0 + s / ns;
+
+			zs[k] = ws->logits + s * N * O; /* (N, O) */
+			os[k] = in->target + slot * N;
 		}
-		coloring_score_p(t, in, slot, z, e + blk * N * O,
-				 &out->loss[o], &out->success[o],
-				 out->code ? &out->code[o] : NULL,
-				 out->sampled ? &out->sampled[o] : NULL,
-				 out->prob ? out->prob + o * t->n_prob : NULL);
-		if (out->dump_feat)
-			memcpy(out->dump_feat + o * N * N,
-			       in->feat + slot * N * N,
-			       N * N * sizeof(float));
-		if (out->dump_logits)
-			memcpy(out->dump_logits + o * N * O, z,
-			       N * O * sizeof(float));
-		if (out->dump_len)
-			out->dump_len[o] = (int32_t)N;
+		coloring_score_block((uint32_t)N, nb, zs, os, loss,
+				     &out->success[off + s0],
+				     extra ? colour : NULL, extra ? p : NULL);
+		for (size_t k = 0; k < nb; k++) {
+			size_t s = s0 + k, slot = i0 + s / ns, o = off + s;
+			const double *pk = p + k * N * O;
+
+			out->loss[o] = (float)loss[k];
+
+			if (out->code) {
+				uint64_t c = 0, w = 1;
+				for (size_t v = 0; v < N; v++) {
+					c += w * colour[k * N + v];
+					w *= TASK_COLORS;
+				}
+				out->code[o] = c;
+			}
+			if (out->sampled)
+				out->sampled[o] = coloring_sampled_success(
+					pk, os[k], (uint32_t)N);
+			if (out->prob)
+				for (size_t i = 0; i < N * O; i++)
+					out->prob[o * t->n_prob + i] = (float)pk[i];
+			if (out->dump_feat)
+				memcpy(out->dump_feat + o * N * N,
+				       in->feat + slot * N * N,
+				       N * N * sizeof(float));
+			if (out->dump_logits)
+				memcpy(out->dump_logits + o * N * O, zs[k],
+				       N * O * sizeof(float));
+			if (out->dump_len)
+				out->dump_len[o] = (int32_t)N;
+		}
 	}
 	return 0;
 }
