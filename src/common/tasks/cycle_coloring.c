@@ -191,6 +191,8 @@ int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 }
 
 typedef double v8d __attribute__((vector_size(COLORING_LANES * sizeof(double))));
+typedef float v8f __attribute__((vector_size(COLORING_LANES * sizeof(float))));
+typedef int32_t v8s __attribute__((vector_size(COLORING_LANES * sizeof(float))));
 typedef int64_t v8i __attribute__((vector_size(COLORING_LANES * sizeof(double))));
 
 /* Lane-wise m ? a : b, m all-ones or all-zeros per lane (a comparison). */
@@ -211,8 +213,7 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 	v8d best[TASK_COLORING_MAX_N];              /* argmax colour      */
 	v8d pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
 	v8d bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
-	v8d s = zero, t;
-	v8i clash = {0};
+	v8d s = zero, t, clash = zero;
 	/* the distinct cycles of the block, and the lanes of each */
 	const uint32_t *cyc[COLORING_LANES];
 	v8i lanes[COLORING_LANES];
@@ -220,29 +221,57 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 
 	RANDES_ASSERT(nb >= 1 && nb <= COLORING_LANES);
 	RANDES_ASSERT(N >= 3 && N <= TASK_COLORING_MAX_N);
-	for (size_t l = 0; l < COLORING_LANES; l++) {
-		const float *zl = z[l < nb ? l : nb - 1];
+	/* zt[i][l] = z[l][i]: 8 x 8 blocks transposed in registers, the last
+	 * block overlapping the one before (NO >= 9) */
+	for (size_t i0 = 0; i0 < NO; i0 += COLORING_LANES) {
+		size_t i = i0 + COLORING_LANES <= NO ? i0 : NO - COLORING_LANES;
+		v8f r[COLORING_LANES], u[COLORING_LANES], w[COLORING_LANES];
 
-		for (size_t i = 0; i < NO; i++)
-			zt[i][l] = (double)zl[i];
+		for (size_t l = 0; l < COLORING_LANES; l++)
+			memcpy(&r[l], z[l < nb ? l : nb - 1] + i, sizeof(v8f));
+		for (size_t l = 0; l < COLORING_LANES; l += 2) {
+			u[l] = __builtin_shuffle(r[l], r[l + 1],
+						 (v8s){0, 8, 1, 9, 4, 12, 5, 13});
+			u[l + 1] = __builtin_shuffle(r[l], r[l + 1],
+						     (v8s){2, 10, 3, 11, 6, 14, 7, 15});
+		}
+		for (size_t l = 0; l < COLORING_LANES; l += 4)
+			for (size_t h = 0; h < 2; h++) {
+				w[l + h] = __builtin_shuffle(u[l + h], u[l + h + 2],
+							     (v8s){0, 1, 8, 9, 4, 5, 12, 13});
+				w[l + h + 2] = __builtin_shuffle(u[l + h], u[l + h + 2],
+								 (v8s){2, 3, 10, 11, 6, 7, 14, 15});
+			}
+		/* w[0..3]: rows 0-3, columns {0,4} {2,6} {1,5} {3,7} in
+		 * halves; w[4..7] rows 4-7 */
+		for (size_t j = 0; j < 4; j++) {
+			static const size_t src[4] = {0, 2, 1, 3};
+			v8f lo = __builtin_shuffle(w[src[j]], w[4 + src[j]],
+						   (v8s){0, 1, 2, 3, 8, 9, 10, 11});
+			v8f hi = __builtin_shuffle(w[src[j]], w[4 + src[j]],
+						   (v8s){4, 5, 6, 7, 12, 13, 14, 15});
+			zt[i + j] = __builtin_convertvector(lo, v8d);
+			zt[i + j + 4] = __builtin_convertvector(hi, v8d);
+		}
 	}
 	/* softmax_args: mx = z0, then z_c > mx ? z_c : mx; a_c = z_c - mx.
 	 * The argmax of the float logits: comparing them as doubles gives
 	 * the same outcomes (exact conversion, NaN compares false). */
 	for (size_t v = 0; v < N; v++) {
 		const v8d z0 = zt[3 * v], z1 = zt[3 * v + 1], z2 = zt[3 * v + 2];
-		v8d mx = z0, m1;
-		v8i b1, b2;
+		v8d mx = z0, b1;
 
+		/* every comparison feeds a select at once (with AVX-512F
+		 * alone GCC would build its mask as a vector lane by lane) */
 		mx = V8SEL(z1 > mx, z1, mx);
 		mx = V8SEL(z2 > mx, z2, mx);
 		e[3 * v] = z0 - mx;
 		e[3 * v + 1] = z1 - mx;
 		e[3 * v + 2] = z2 - mx;
-		b1 = z1 > z0;
-		m1 = V8SEL(b1, z1, z0);
-		b2 = z2 > m1;
-		best[v] = V8SEL(b2, zero + 2.0, V8SEL(b1, zero + 1.0, zero));
+		/* z1 > z0 ? 1 : 0, then z2 > max(z0, z1) ? 2 : that: the
+		 * compare with mx is the compare with m1 of coloring_score */
+		b1 = V8SEL(z1 > z0, zero + 1.0, zero);
+		best[v] = V8SEL(z2 > V8SEL(z1 > z0, z1, z0), zero + 2.0, b1);
 	}
 	vmath_exp_neg_n((double *)e, (double *)e, NO * COLORING_LANES);
 	/* softmax_sums and the division: t = ((0 + e0) + e1) + e2 */
@@ -289,12 +318,12 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 
 		for (size_t c = 0; c < TASK_COLORS; c++)
 			s = s + pc[3 * k + c] * pc[3 * kn + c];
-		clash |= bc[k] == bc[kn];
+		clash = V8SEL(bc[k] == bc[kn], zero + 1.0, clash);
 	}
 	s = s / (3.0 * (double)N);
 	for (size_t l = 0; l < nb; l++) {
 		loss[l] = s[l];
-		success[l] = clash[l] == 0;
+		success[l] = clash[l] == 0.0;
 		if (colour)
 			for (size_t v = 0; v < N; v++)
 				colour[l * N + v] = (uint8_t)best[v][l];
