@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/rng.h"
 #include "common/tasks/task.h"
+#include "common/vmath.h"
 
 static struct task *make_task(enum task_kind kind,
 			      void (*tweak)(struct config *))
@@ -290,6 +291,8 @@ START_TEST(tasks_coloring_score_block)
 	struct rng_stream st;
 	size_t checked = 0;
 
+	/* the block takes exp(+0) = 1 without computing it */
+	ck_assert(vmath_exp_neg(0.0) == 1.0);
 	rng_stream_init(&st, 11, RNG_PURPOSE_TEST, 0, 7);
 	for (int isa = BLAS_ISA_GENERIC; isa <= BLAS_ISA_AVX512; isa++) {
 		if (blas_isa_set((enum blas_isa)isa) != 0)
@@ -316,6 +319,9 @@ START_TEST(tasks_coloring_score_block)
 				}
 				if (rep % 7 == 6 && l == 0)
 					z[l][rng_below(&st, N * 3)] = NAN;
+				if (rep % 11 == 10 && l + 1 == nb)
+					z[l][rng_below(&st, N * 3)] =
+						rep % 2 ? INFINITY : -INFINITY;
 				for (uint32_t v = 0; v < N; v++)
 					ord[l][v] = v;
 				rng_shuffle_u32(&st, ord[l], N);

@@ -213,7 +213,9 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 	v8d best[TASK_COLORING_MAX_N];              /* argmax colour      */
 	v8d pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
 	v8d bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
-	v8d s = zero, t, clash = zero;
+	v8d o[2 * TASK_COLORING_MAX_N];             /* the non-max exps   */
+	v8d s = zero, t, clash = zero, infinite = zero;
+	int all = 1;
 	/* the distinct cycles of the block, and the lanes of each */
 	const uint32_t *cyc[COLORING_LANES];
 	v8i lanes[COLORING_LANES];
@@ -272,8 +274,38 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 		 * compare with mx is the compare with m1 of coloring_score */
 		b1 = V8SEL(z1 > z0, zero + 1.0, zero);
 		best[v] = V8SEL(z2 > V8SEL(z1 > z0, z1, z0), zero + 2.0, b1);
+		infinite = V8SEL(mx - mx == zero, infinite, zero + 1.0);
 	}
-	vmath_exp_neg_n((double *)e, (double *)e, NO * COLORING_LANES);
+	/*
+	 * The exponentials.  best is also the index of mx, so its argument
+	 * is mx - mx = +0 whenever mx is finite, and vmath_exp_neg(+0) = 1
+	 * exactly: then only the two other arguments of each vertex go
+	 * through exp (in index order), else (an infinite or NaN max in some
+	 * lane) all three.
+	 */
+	for (size_t l = 0; l < COLORING_LANES; l++)
+		all = all && infinite[l] == 0.0;
+	if (all) {
+		for (size_t v = 0; v < N; v++) {
+			const v8d bv = best[v];
+
+			o[2 * v] = V8SEL(bv == zero, e[3 * v + 1], e[3 * v]);
+			o[2 * v + 1] = V8SEL(bv == zero + 2.0, e[3 * v + 1],
+					     e[3 * v + 2]);
+		}
+		vmath_exp_neg_n((double *)o, (double *)o,
+				2 * N * COLORING_LANES);
+		for (size_t v = 0; v < N; v++) {
+			const v8d bv = best[v], one = zero + 1.0;
+
+			e[3 * v] = V8SEL(bv == zero, one, o[2 * v]);
+			e[3 * v + 1] = V8SEL(bv == zero, o[2 * v],
+					     V8SEL(bv == one, one, o[2 * v + 1]));
+			e[3 * v + 2] = V8SEL(bv == zero + 2.0, one, o[2 * v + 1]);
+		}
+	} else {
+		vmath_exp_neg_n((double *)e, (double *)e, NO * COLORING_LANES);
+	}
 	/* softmax_sums and the division: t = ((0 + e0) + e1) + e2 */
 	for (size_t v = 0; v < N; v++) {
 		t = zero + e[3 * v];
