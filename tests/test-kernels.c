@@ -1010,6 +1010,10 @@ START_TEST(kernels_vmath_exp)
 		x[5] = NAN;
 		x[6] = -INFINITY;
 		x[7] = -1000.0;
+		/* and in the second vector of a 16-element step */
+		x[9] = NAN;
+		x[12] = -INFINITY;
+		x[14] = 0.0;
 		vmath_exp_neg_n(x, y, n);
 		for (size_t i = 0; i < n; i++) {
 			double e = vmath_exp_neg(x[i]);

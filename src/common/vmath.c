@@ -92,6 +92,60 @@ typedef int64_t v8i __attribute__((vector_size(64)));
 	do {                                                               \
 		const v8d zero = {0}, shift = zero + EXP_SHIFT;            \
 		size_t i = 0;                                              \
+		/* two independent vectors at a time (the polynomial is   \
+		 * one long chain of dependent steps) */                  \
+		for (; i + 16 <= n; i += 16) {                             \
+			v8d xv, t, nn, r, p, scale, xw, tw, nw, rw, pw, sw; \
+			v8i bits, bw;                                      \
+			memcpy(&xv, x + i, sizeof(xv));                    \
+			memcpy(&xw, x + i + 8, sizeof(xw));                \
+			xv = V8SEL(xv > zero, zero, xv);                   \
+			xw = V8SEL(xw > zero, zero, xw);                   \
+			t = xv * EXP_LOG2E + shift;                        \
+			tw = xw * EXP_LOG2E + shift;                       \
+			nn = t - shift;                                    \
+			nw = tw - shift;                                   \
+			r = (xv - nn * EXP_LN2_HI) - nn * EXP_LN2_LO;      \
+			rw = (xw - nw * EXP_LN2_HI) - nw * EXP_LN2_LO;     \
+			p = zero + C13;                                    \
+			pw = zero + C13;                                   \
+			p = p * r + C12;                                   \
+			pw = pw * rw + C12;                                \
+			p = p * r + C11;                                   \
+			pw = pw * rw + C11;                                \
+			p = p * r + C10;                                   \
+			pw = pw * rw + C10;                                \
+			p = p * r + C9;                                    \
+			pw = pw * rw + C9;                                 \
+			p = p * r + C8;                                    \
+			pw = pw * rw + C8;                                 \
+			p = p * r + C7;                                    \
+			pw = pw * rw + C7;                                 \
+			p = p * r + C6;                                    \
+			pw = pw * rw + C6;                                 \
+			p = p * r + C5;                                    \
+			pw = pw * rw + C5;                                 \
+			p = p * r + C4;                                    \
+			pw = pw * rw + C4;                                 \
+			p = p * r + C3;                                    \
+			pw = pw * rw + C3;                                 \
+			p = p * r + C2;                                    \
+			pw = pw * rw + C2;                                 \
+			p = p * r + 1.0;                                   \
+			pw = pw * rw + 1.0;                                \
+			p = p * r + 1.0;                                   \
+			pw = pw * rw + 1.0;                                \
+			bits = ((v8i)t - (v8i)shift + 1023) << 52;         \
+			bw = ((v8i)tw - (v8i)shift + 1023) << 52;          \
+			memcpy(&scale, &bits, sizeof(scale));              \
+			memcpy(&sw, &bw, sizeof(sw));                      \
+			p = p * scale;                                     \
+			pw = pw * sw;                                      \
+			p = V8SEL(xv < EXP_MIN, zero, p);                  \
+			pw = V8SEL(xw < EXP_MIN, zero, pw);                \
+			memcpy(y + i, &p, sizeof(p));                      \
+			memcpy(y + i + 8, &pw, sizeof(pw));                \
+		}                                                          \
 		for (; i + 8 <= n; i += 8) {                               \
 			v8d xv, t, nn, r, p, scale;                        \
 			v8i bits;                                          \
