@@ -497,6 +497,11 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 				size_t p = pg + nq, nk = 0;
 				uint16_t *kk = keys + np;
 
+				/* room for up to L keys after the group's
+				 * (np exceeds LIN_PAIRS only through a first
+				 * query of many keys) */
+				if (nq > 0 && np + L > LIN_PAIRS_CAP)
+					break;
 				switch (ls->mask) {
 				case MODEL_MASK_CAUSAL:
 					for (size_t q = 0; q <= p; q++)
