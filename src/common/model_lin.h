@@ -26,6 +26,12 @@
  *   3. Small attention.  Causal or full attention over all queries runs in
  *      its recurrent form (a K x Vs state per head) when that is cheaper;
  *      with MODEL_OUTPUT_LAST the last layer computes only the last query.
+ *   4. The first-layer table.  With a graph mask (pushed, direct first
+ *      layer) the first layer's output at a query depends only on the
+ *      table rows of the query and its keys: the plan also finds the
+ *      distinct (query class, key classes) "tuples" (C10: <= 360 for the
+ *      2,560 queries of 256 cycles), each is computed once per lane block
+ *      (lin_first_row) and the sequences run from the second layer.
  *
  * Layout: lanes are seeds.  Sequences (i, j) for a block of LIN_LANES
  * seeds of one input share the input's classes and mask, so the table is
