@@ -8,7 +8,9 @@
  *             two members (every rank, for its own pairs)
  *   score     objective_score of the P members and the centre (the
  *             forward passes and the objective)
- *   update    es_update on rank 0 (shaping, the normals again, the step)
+ *   update    es_update_noise on rank 0 holding every pair's noise (as
+ *             at -np 1: shaping, the step); "rebuild" is what a pair
+ *             scored on another rank adds (its normals made again)
  *
  * Each is timed in CPU time of the thread (CLOCK_THREAD_CPUTIME_ID), so a
  * shared machine slows the wall clock but not these figures; medians over
@@ -29,6 +31,7 @@
 #include "common/es.h"
 #include "common/model.h"
 #include "common/objective.h"
+#include "common/rng.h"
 
 static double cpu_now(void)
 {
@@ -57,6 +60,14 @@ static void die(const char *what, const char *err)
 
 #define MAX_GENS 256
 
+/* es_update_noise's source: every pair's noise, kept (pairs, D). */
+static size_t kept_d;
+
+static const float *kept_noise(const void *ctx, size_t k)
+{
+	return (const float *)ctx + k * kept_d;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = NULL, *sets[32];
@@ -66,10 +77,10 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct objective *obj;
 	struct es es;
-	float *theta0, *noise, *plus, *minus, *fit;
+	float *theta0, *noise, *plus, *minus, *fit, *kept;
 	size_t D, P, pairs;
 	double t_prep[MAX_GENS], t_noise[MAX_GENS], t_score[MAX_GENS];
-	double t_upd[MAX_GENS], t_member[MAX_GENS];
+	double t_upd[MAX_GENS], t_member[MAX_GENS], t_rebuild[MAX_GENS];
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--gens") && i + 1 < argc)
@@ -103,7 +114,8 @@ int main(int argc, char **argv)
 	plus = malloc(D * sizeof(float));
 	minus = malloc(D * sizeof(float));
 	fit = malloc(P * sizeof(float));
-	if (!theta0 || !noise || !plus || !minus || !fit)
+	kept = malloc(pairs * D * sizeof(float));
+	if (!theta0 || !noise || !plus || !minus || !fit || !kept)
 		die("memory", "out of memory");
 	objective_init_theta(obj, theta0);
 	if (es_init(&es, &cfg, theta0, D, err))
@@ -124,7 +136,8 @@ int main(int argc, char **argv)
 			t_prep[k] = cpu_now() - t0;
 		for (size_t p = 0; p < pairs; p++) {
 			t0 = cpu_now();
-			es_member_pair(&view, (uint32_t)p, noise, plus, minus);
+			es_member_pair(&view, (uint32_t)p, kept + p * D, plus,
+				       minus);
 			tn += cpu_now() - t0;
 			t0 = cpu_now();
 			if (objective_score(obj, plus, &sc, err))
@@ -140,9 +153,17 @@ int main(int argc, char **argv)
 			die("score", err);
 		ts += cpu_now() - t0;
 		t0 = cpu_now();
-		es_update(&es, &cfg, (uint32_t)g, fit, &st);
-		if (k >= 0) {
+		kept_d = D;
+		es_update_noise(&es, &cfg, (uint32_t)g, fit, kept_noise, kept,
+				&st);
+		if (k >= 0)
 			t_upd[k] = cpu_now() - t0;
+		/* one pair's normals, as the update rebuilds them */
+		t0 = cpu_now();
+		rng_normal_fill(cfg.run.seed, RNG_PURPOSE_NOISE, (uint32_t)g, 0,
+				noise, D);
+		if (k >= 0) {
+			t_rebuild[k] = cpu_now() - t0;
 			t_noise[k] = tn;
 			t_score[k] = ts;
 			t_member[k] = ts / (double)(P + 1);
@@ -152,6 +173,7 @@ int main(int argc, char **argv)
 		double prep = median(t_prep, gens), nz = median(t_noise, gens);
 		double score = median(t_score, gens), upd = median(t_upd, gens);
 		double mem = median(t_member, gens);
+		double rebuild = median(t_rebuild, gens);
 		double total = prep + nz + score + upd;
 		double seqs = (double)obj->n_inputs * (double)obj->n_seeds;
 
@@ -164,16 +186,17 @@ int main(int argc, char **argv)
 				       model_ws_fast_path(obj->ws->mws) ? "on" : "off",
 		       gens, warm);
 		printf("  prepare %.4f  noise %.4f  score %.4f (%.2f ms/member)  "
-		       "update %.4f  total %.4f\n", prep, nz, score, 1e3 * mem,
-		       upd, total);
+		       "update %.4f  total %.4f  (rebuild %.1f us/pair)\n", prep,
+		       nz, score, 1e3 * mem, upd, total, 1e6 * rebuild);
 		printf("{\"bench\": \"gen\", \"config\": \"%s\", \"D\": %zu, "
 		       "\"P\": %zu, \"seqs_per_member\": %.0f, "
 		       "\"macs_per_seq\": %.0f, \"prepare\": %.6f, "
 		       "\"noise\": %.6f, \"score\": %.6f, \"member\": %.6f, "
-		       "\"update\": %.6f, \"total\": %.6f}\n", path, D, P, seqs,
+		       "\"update\": %.6f, \"rebuild\": %.8f, \"total\": %.6f}\n",
+		       path, D, P, seqs,
 		       obj->task->has_model
 			       ? model_macs_per_sequence(&obj->model) : 0.0,
-		       prep, nz, score, mem, upd, total);
+		       prep, nz, score, mem, upd, rebuild, total);
 	}
 	es_free(&es);
 	objective_free(obj);
@@ -182,5 +205,6 @@ int main(int argc, char **argv)
 	free(plus);
 	free(minus);
 	free(fit);
+	free(kept);
 	return 0;
 }

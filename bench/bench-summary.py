@@ -243,13 +243,17 @@ def main():
             members = 2 * (pairs // np_) + 1 if np_ > 1 else members
             if np_ > 1:
                 members = max(members, 2 * busiest_pairs)
+            # rank 0 keeps the noise of its own pairs (the first,
+            # largest block) and rebuilds the others' in the update
+            update = gen["update"] + \
+                gen.get("rebuild", 0.0) * (pairs - busiest_pairs)
             proj = members * gen["member"] + \
-                gen["noise"] * busiest_pairs / pairs + gen["update"] + \
+                gen["noise"] * busiest_pairs / pairs + update + \
                 gen["prepare"]
             w.setdefault("cpu_projection", {})[np_] = {
                 "seconds": proj, "effective_gflops": flop / proj / 1e9,
                 "es_overhead": (gen["noise"] * busiest_pairs / pairs +
-                                gen["update"]) / proj}
+                                update) / proj}
         cp = w["cpu_projection"]
         say("   from CPU time alone (an idle machine): %.4f s at -np 1, %.4f "
             "s at -np 2 (%.0f effective GFLOP/s, efficiency %.2f, noise + "

@@ -292,6 +292,88 @@ START_TEST(es_grad_openai_naive)
 }
 END_TEST
 
+/* es_update_noise's noise source: pairs k with k % 3 != 2 from the views'
+ * members (es_member_pair, as rank 0's worker keeps them), others NULL;
+ * the test changes one value of pair 1's at the end. */
+struct kept_noise {
+	float *eps;   /* (pairs, D) */
+	size_t dim;
+};
+
+static const float *kept_noise_fn(const void *ctx, size_t k)
+{
+	const struct kept_noise *kn = ctx;
+
+	return k % 3 == 2 ? NULL : kn->eps + k * kn->dim;
+}
+
+/*
+ * es_update_noise with the members' own noise for some pairs = es_update
+ * bit for bit (θ, σ and the optimizer state), for openai_es and pgpe over
+ * a few generations; a changed noise changes θ (the source is used).
+ */
+START_TEST(es_update_kept_noise)
+{
+	const size_t D = 37, P = 12;
+	const int pgpe = _i == 1;
+	struct config c;
+	struct es a, b;
+	float th[37], fit[12], *plus = malloc(D * sizeof(float));
+	struct kept_noise kn = {malloc(P / 2 * D * sizeof(float)), D};
+	struct rng_stream st;
+
+	ck_assert(plus && kn.eps);
+	cfg_make(&c, pgpe ? ES_STRATEGY_PGPE : ES_STRATEGY_OPENAI_ES,
+		 ES_OPTIMIZER_ADAM, (uint32_t)P, 0.05, 0.01);
+	rng_stream_init(&st, 5, RNG_PURPOSE_TEST, 0, 1);
+	for (size_t i = 0; i < D; i++)
+		th[i] = rng_normal(&st);
+	es_setup(&a, &c, th, D);
+	es_setup(&b, &c, th, D);
+	for (uint32_t g = 0; g < 4; g++) {
+		struct es_view v;
+		struct es_stats sa, sb;
+
+		es_view_get(&b, &c, g, &v);
+		for (size_t k = 0; k < P / 2; k++)
+			es_member_pair(&v, (uint32_t)k, kn.eps + k * D, plus,
+				       NULL);
+		for (size_t j = 0; j < P; j++)
+			fit[j] = rng_normal(&st);
+		ck_assert_int_eq(es_update(&a, &c, g, fit, &sa), 0);
+		ck_assert_int_eq(es_update_noise(&b, &c, g, fit, kept_noise_fn,
+						 &kn, &sb), 0);
+		ck_assert(!memcmp(a.theta, b.theta, D * sizeof(float)));
+		ck_assert(sa.grad_norm == sb.grad_norm &&
+			  sa.update_norm == sb.update_norm);
+		if (pgpe)
+			ck_assert(!memcmp(a.sigma, b.sigma, D * sizeof(float)));
+		else
+			ck_assert(!memcmp(a.adam_m, b.adam_m, D * sizeof(double)) &&
+				  !memcmp(a.adam_v, b.adam_v, D * sizeof(double)));
+	}
+	/* the source is read: pair 1's noise changed moves θ */
+	{
+		struct es_view v;
+
+		es_view_get(&b, &c, 4, &v);
+		for (size_t k = 0; k < P / 2; k++)
+			es_member_pair(&v, (uint32_t)k, kn.eps + k * D, plus,
+				       NULL);
+		kn.eps[1 * D + 3] += 1.0f;
+		for (size_t j = 0; j < P; j++)
+			fit[j] = (float)j;
+		es_update(&a, &c, 4, fit, NULL);
+		es_update_noise(&b, &c, 4, fit, kept_noise_fn, &kn, NULL);
+		ck_assert(memcmp(a.theta, b.theta, D * sizeof(float)) != 0);
+	}
+	es_free(&a);
+	es_free(&b);
+	free(plus);
+	free(kn.eps);
+}
+END_TEST
+
 /* pgpe, P = 6, D = 3, raw fitness: centre gradient
  * mean_k ½(f⁺−f⁻)σ⊙ε_k and σ gradient mean_k s_k((σε)² − σ²)/σ with
  * b = mean f, written the naive way. */
@@ -928,6 +1010,7 @@ static Suite *es_suite(void)
 	tc = tcase_create("es:gradient");
 	tcase_add_test(tc, es_grad_openai_naive);
 	tcase_add_test(tc, es_grad_pgpe_naive);
+	tcase_add_loop_test(tc, es_update_kept_noise, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("es:optimizer");

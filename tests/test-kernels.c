@@ -376,6 +376,74 @@ static void seq_naive(const struct lin_spec *ls, const float *const *mrest,
 	free(sc);
 }
 
+/*
+ * The first-layer table's kernels against the naive loop: lin_first_row at
+ * every query (keys from the mask: none, two or three) = the naive first
+ * layer's output columns; lin_seq_from(1) on those rows = the naive
+ * model's columns downstream of the second layer.  Every ISA, bitwise.
+ */
+static void first_table_check(const struct lin_spec *ls, const char *name,
+			      const float *const *mr, const uint8_t *mask,
+			      const float *const *rows,
+			      const enum blas_isa *list, int n,
+			      float *scratch, float *xs)
+{
+	const size_t L = ls->L, TW = ls->tw, RW = ls->layer[0].rw;
+	const size_t c0 = ls->layer[0].down, d1 = ls->layer[1].down;
+	struct lin_spec one = *ls;
+	float *want1 = xalloc(L * TW * 16 * sizeof(float));
+	float *want = xalloc(L * TW * 16 * sizeof(float));
+	float *first = xalloc(L * RW * 16 * sizeof(float));
+	const float *frows[LIN_MAX_L], *src[LIN_MAX_L + 1];
+
+	one.NL = 1; /* the naive loop stopped after the first layer */
+	for (size_t lane = 0; lane < 16; lane++) {
+		float *X = calloc(L * TW, sizeof(float));
+		float *X1 = calloc(L * TW, sizeof(float));
+		ck_assert(X && X1);
+		seq_naive(ls, mr, mask, rows, lane, X);
+		seq_naive(&one, mr, mask, rows, lane, X1);
+		for (size_t i = 0; i < L * TW; i++) {
+			want[i * 16 + lane] = X[i];
+			want1[i * 16 + lane] = X1[i];
+		}
+		free(X);
+		free(X1);
+	}
+	for (int k = 0; k < n; k++) {
+		ck_assert_int_eq(blas_isa_set(list[k]), 0);
+		memset(first, 0xff, L * RW * 16 * sizeof(float));
+		for (size_t p = 0; p < L; p++) {
+			size_t nk = 0;
+
+			src[0] = rows[p];
+			for (size_t q = 0; q < L; q++)
+				if (mask[p * L + q])
+					src[1 + nk++] = rows[q];
+			lin_first_row(ls, src, nk, first + p * RW * 16, scratch);
+			ck_assert_msg(!memcmp(first + p * RW * 16,
+					      want1 + (p * TW + c0) * 16,
+					      RW * 16 * sizeof(float)),
+				      "%s: %s: first_row at %zu (%zu keys) "
+				      "differs from the naive first layer", name,
+				      blas_isa_name(list[k]), p, nk);
+			frows[p] = first + p * RW * 16;
+		}
+		memset(xs, 0, L * TW * 16 * sizeof(float));
+		lin_seq_from(ls, 1, mr, mask, frows, xs, scratch);
+		for (size_t p = 0; p < L; p++)
+			ck_assert_msg(!memcmp(xs + (p * TW + d1) * 16,
+					      want + (p * TW + d1) * 16,
+					      (TW - d1) * 16 * sizeof(float)),
+				      "%s: %s: seq_from(1) at %zu differs from "
+				      "the naive loop", name,
+				      blas_isa_name(list[k]), p);
+	}
+	free(want1);
+	free(want);
+	free(first);
+}
+
 /* Shapes for the kernel: the table's, the paper models first. */
 static void seq_model(int i, struct model *m, const char **name)
 {
@@ -468,6 +536,9 @@ START_TEST(kernels_seq)
 				      p);
 		}
 	}
+	if (lin_first_table_ok(&ls))
+		first_table_check(&ls, name, mr, mask, rows, list, n, scratch,
+				  xs);
 	blas_isa_set(saved);
 	for (size_t l = 0; l < ls.NL; l++)
 		free(mrest[l]);
@@ -628,12 +699,22 @@ START_TEST(kernels_paper_fast_vs_ref)
 	fprintf(stderr, "kernels: %s, %zu seeds: fast vs reference %.2g\n",
 		which ? "C10" : "AR N=20", NS, diff);
 
-	/* the plan does not change a bit, nor the chunking, nor the ISA */
+	/* the plan does not change a bit, nor the chunking, nor the ISA,
+	 * nor the first-layer table (C10) */
+	ck_assert(which == 0 ? model_ws_plan_tuples(ws) == 0
+			     : model_ws_plan_tuples(ws) > 0);
 	for (int k = 0; k < nisa; k++) {
 		ck_assert_int_eq(blas_isa_set(list[k]), 0);
 		ck_assert_int_eq(model_forward(&m, theta, &d.b, ws, got), 0);
 		ck_assert_msg(!memcmp(got, base, n * sizeof(float)),
 			      "planned, %s differs", blas_isa_name(list[k]));
+		model_ws_set_first_table(ws, 0);
+		memset(got, 0xff, n * sizeof(float));
+		ck_assert_int_eq(model_forward(&m, theta, &d.b, ws, got), 0);
+		model_ws_set_first_table(ws, 1);
+		ck_assert_msg(!memcmp(got, base, n * sizeof(float)),
+			      "without the first-layer table, %s differs",
+			      blas_isa_name(list[k]));
 		for (size_t c = 0; c < sizeof(ws_sizes) / sizeof(ws_sizes[0]); c++) {
 			struct model_ws *w2 = model_ws_new(&m, ws_sizes[c]);
 			ck_assert(w2);
@@ -759,6 +840,26 @@ START_TEST(kernels_plan_classes)
 	ck_assert(ws);
 	ck_assert_int_eq(model_ws_plan(ws, &m, &d.b), 0);
 	ck_assert_uint_eq(model_ws_plan_classes(ws), 10);
+	/* first-layer tuples: distinct (vertex, its two neighbours), at most
+	 * 10 x 36, counted by brute force */
+	{
+		uint8_t seen[10][10][10] = {{{0}}};
+		size_t want = 0;
+
+		for (size_t i = 0; i < 256; i++)
+			for (size_t v = 0; v < 10; v++) {
+				size_t nb[2], k = 0;
+				for (size_t u = 0; u < 10; u++)
+					if (d.mask[i * 100 + v * 10 + u])
+						nb[k++] = u;
+				ck_assert_uint_eq(k, 2);
+				want += !seen[v][nb[0]][nb[1]];
+				seen[v][nb[0]][nb[1]] = 1;
+			}
+		ck_assert_uint_eq(model_ws_plan_tuples(ws), want);
+		ck_assert_uint_le(want, 360);
+		ck_assert_uint_ge(want, 300);
+	}
 	model_ws_free(ws);
 	batch_free(&d);
 }
@@ -909,6 +1010,10 @@ START_TEST(kernels_vmath_exp)
 		x[5] = NAN;
 		x[6] = -INFINITY;
 		x[7] = -1000.0;
+		/* and in the second vector of a 16-element step */
+		x[9] = NAN;
+		x[12] = -INFINITY;
+		x[14] = 0.0;
 		vmath_exp_neg_n(x, y, n);
 		for (size_t i = 0; i < n; i++) {
 			double e = vmath_exp_neg(x[i]);

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/blas.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/rng.h"
 #include "common/tasks/task.h"
+#include "common/vmath.h"
 
 static struct task *make_task(enum task_kind kind,
 			      void (*tweak)(struct config *))
@@ -271,6 +273,106 @@ START_TEST(tasks_coloring_loss_hand)
 	for (int i = 0; i < 12; i++)
 		u[i] = 1.0 / 3.0;
 	ck_assert_double_eq_tol(coloring_loss(u, o4, 4), 1.0 / 9.0, 1e-15);
+}
+END_TEST
+
+/*
+ * coloring_score_block against the one-sequence functions, bit for bit, on
+ * every instruction set: random logits with ties (values from a small
+ * set), signed zeros, large magnitudes and NaN; blocks of 1..8 lanes whose
+ * cycles are all distinct, all one, or runs of one (seeds of an input).
+ */
+START_TEST(tasks_coloring_score_block)
+{
+	static const uint32_t Ns[] = {3, 4, 10, 40};
+	static const float vals[] = {-1.0f, 0.0f, -0.0f, 0.5f, 0.5f, 2.0f,
+				     80.0f, -80.0f};
+	enum blas_isa saved = blas_isa_get();
+	struct rng_stream st;
+	size_t checked = 0;
+
+	/* the block takes exp(+0) = 1 without computing it */
+	ck_assert(vmath_exp_neg(0.0) == 1.0);
+	rng_stream_init(&st, 11, RNG_PURPOSE_TEST, 0, 7);
+	for (int isa = BLAS_ISA_GENERIC; isa <= BLAS_ISA_AVX512; isa++) {
+		if (blas_isa_set((enum blas_isa)isa) != 0)
+			continue;
+		for (size_t ni = 0; ni < sizeof(Ns) / sizeof(Ns[0]); ni++)
+		for (int rep = 0; rep < 60; rep++) {
+			const uint32_t N = Ns[ni];
+			const size_t nb = 1 + (size_t)rep % COLORING_LANES;
+			const int share = rep % 3; /* 0 distinct, 1 one, 2 runs */
+			float z[COLORING_LANES][TASK_COLORING_MAX_N * 3];
+			uint32_t ord[COLORING_LANES][TASK_COLORING_MAX_N];
+			const float *zs[COLORING_LANES];
+			const uint32_t *os[COLORING_LANES];
+			double loss[COLORING_LANES];
+			uint8_t ok[COLORING_LANES];
+			uint8_t col[COLORING_LANES * TASK_COLORING_MAX_N];
+			double p[COLORING_LANES * TASK_COLORING_MAX_N * 3];
+
+			for (size_t l = 0; l < nb; l++) {
+				for (size_t i = 0; i < N * 3; i++) {
+					uint32_t r = rng_below(&st, 10);
+					z[l][i] = r < 8 ? vals[r]
+						: 4.0f * rng_normal(&st);
+				}
+				if (rep % 7 == 6 && l == 0)
+					z[l][rng_below(&st, N * 3)] = NAN;
+				if (rep % 11 == 10 && l + 1 == nb)
+					z[l][rng_below(&st, N * 3)] =
+						rep % 2 ? INFINITY : -INFINITY;
+				for (uint32_t v = 0; v < N; v++)
+					ord[l][v] = v;
+				rng_shuffle_u32(&st, ord[l], N);
+				zs[l] = z[l];
+				os[l] = share == 0 ? ord[l]
+					: share == 1 ? ord[0] : ord[l / 3 * 3];
+			}
+			coloring_score_block(N, nb, zs, os, loss, ok, col, p);
+			for (size_t l = 0; l < nb; l++) {
+				double pr[TASK_COLORING_MAX_N * 3];
+				uint8_t cr[TASK_COLORING_MAX_N];
+				double lr;
+
+				coloring_softmax(zs[l], N, pr);
+				lr = coloring_loss(pr, os[l], N);
+				for (uint32_t v = 0; v < N; v++) {
+					const float *zv = zs[l] + v * 3;
+					unsigned b1 = zv[1] > zv[0];
+					float m1 = b1 ? zv[1] : zv[0];
+					cr[v] = zv[2] > m1 ? 2 : (uint8_t)b1;
+				}
+				ck_assert_msg(!memcmp(&lr, &loss[l], sizeof(lr)),
+					      "%s N %u lane %zu/%zu: loss %.17g, "
+					      "want %.17g", blas_isa_name(
+						      (enum blas_isa)isa), N, l,
+					      nb, loss[l], lr);
+				ck_assert_msg(!memcmp(pr, p + l * N * 3,
+						      N * 3 * sizeof(double)),
+					      "N %u lane %zu: softmax differs",
+					      N, l);
+				ck_assert_msg(!memcmp(cr, col + l * N, N),
+					      "N %u lane %zu: argmax differs",
+					      N, l);
+				ck_assert_int_eq(ok[l],
+						 coloring_is_proper(cr, os[l], N));
+				checked++;
+			}
+			/* without the optional outputs: the same scores */
+			{
+				double l2[COLORING_LANES];
+				uint8_t ok2[COLORING_LANES];
+
+				coloring_score_block(N, nb, zs, os, l2, ok2,
+						     NULL, NULL);
+				ck_assert(!memcmp(l2, loss, nb * sizeof(double)));
+				ck_assert(!memcmp(ok2, ok, nb));
+			}
+		}
+	}
+	blas_isa_set((enum blas_isa)saved);
+	ck_assert_uint_gt(checked, 1000);
 }
 END_TEST
 
@@ -953,6 +1055,7 @@ static Suite *tasks_suite(void)
 	tc = tcase_create("tasks:coloring");
 	tcase_add_test(tc, tasks_coloring_loss_hand);
 	tcase_add_test(tc, tasks_coloring_score_clash);
+	tcase_add_test(tc, tasks_coloring_score_block);
 	tcase_add_test(tc, tasks_coloring_sampled_bruteforce);
 	tcase_add_test(tc, tasks_coloring_cycle_count);
 	tcase_add_test(tc, tasks_coloring_inputs);

@@ -393,7 +393,7 @@ static void optimizer_step(struct es *es, const struct config_es *c,
  */
 static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 		    double lr, double sigma_g, const float *fitness,
-		    struct es_stats *st)
+		    es_noise_fn_t noise, const void *ctx, struct es_stats *st)
 {
 	size_t D = es->dim, P = es->population, pairs = P / 2;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
@@ -422,15 +422,20 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 		double s = pgpe ? 0.5 * (es->shaped[2 * k] +
 					 es->shaped[2 * k + 1]) - b
 				: 0.0;
+		const float *eps = noise ? noise(ctx, k) : NULL;
+
 		if (w == 0 && s == 0)
 			continue;
-		rng_normal_fill(es->run_seed, RNG_PURPOSE_NOISE, g,
-				(uint32_t)k, es->noise, D);
+		if (!eps) {
+			rng_normal_fill(es->run_seed, RNG_PURPOSE_NOISE, g,
+					(uint32_t)k, es->noise, D);
+			eps = es->noise;
+		}
 		for (size_t i = 0; i < D; i++)
-			es->grad[i] += w * (double)es->noise[i];
+			es->grad[i] += w * (double)eps[i];
 		if (pgpe) {
 			for (size_t i = 0; i < D; i++) {
-				double e = es->noise[i];
+				double e = eps[i];
 				es->sgrad[i] += s * (e * e - 1.0);
 			}
 		}
@@ -488,6 +493,13 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 int es_update(struct es *es, const struct config *cfg, uint32_t g,
 	      const float *fitness, struct es_stats *stats)
 {
+	return es_update_noise(es, cfg, g, fitness, NULL, NULL, stats);
+}
+
+int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
+		    const float *fitness, es_noise_fn_t noise,
+		    const void *ctx, struct es_stats *stats)
+{
 	const struct config_es *c = &cfg->es;
 	size_t D = es->dim, P = es->population;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
@@ -523,7 +535,7 @@ int es_update(struct es *es, const struct config *cfg, uint32_t g,
 	if (n_good == 0)
 		st.skipped = 1; /* nothing to learn from: state untouched */
 	else
-		es_step(es, c, g, lr, sigma_g, fitness, &st);
+		es_step(es, c, g, lr, sigma_g, fitness, noise, ctx, &st);
 
 	if (pgpe) {
 		double ssum = 0, smin = es->sigma[0], smax = es->sigma[0];

@@ -156,6 +156,24 @@ int es_update(struct es *es, const struct config *cfg, uint32_t g,
 	      const float *fitness, struct es_stats *stats);
 
 /*
+ * Pair k's noise ε_k of the generation being updated (D floats), or NULL
+ * when the caller does not have it; ctx is the caller's.
+ */
+typedef const float *(*es_noise_fn_t)(const void *ctx, size_t k);
+
+/*
+ * es_update taking the noise of the pairs the caller already made (rank
+ * 0's worker keeps those it scored) from noise(ctx, k) instead of
+ * rebuilding them; pairs it returns NULL for are rebuilt.  What noise
+ * returns must be exactly rng_normal_fill(run seed, RNG_PURPOSE_NOISE, g,
+ * k, ., D) (es_member_pair's noise for es_view_get's view of generation
+ * g); then the result is bitwise es_update's.  noise NULL: es_update.
+ */
+int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
+		    const float *fitness, es_noise_fn_t noise,
+		    const void *ctx, struct es_stats *stats);
+
+/*
  * Adds the state to ck as sections borrowing es's arrays (valid until the
  * next es_update / es_free): "es.meta" (u64: ES_STATE_VERSION, strategy,
  * optimizer, D, P, steps), "es.theta" (f32 D), and as the strategy and

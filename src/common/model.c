@@ -643,6 +643,12 @@ void model_ws_set_fast_path(struct model_ws *ws, int enable)
 	ws->lin_on = enable ? 1 : 0;
 }
 
+void model_ws_set_first_table(struct model_ws *ws, int enable)
+{
+	if (ws->lin)
+		lin_ws_set_first_table(ws->lin, enable);
+}
+
 int model_ws_plan(struct model_ws *ws, const struct model *m,
 		  const struct model_batch *b)
 {
@@ -666,6 +672,11 @@ void model_ws_plan_clear(struct model_ws *ws)
 size_t model_ws_plan_classes(const struct model_ws *ws)
 {
 	return ws->lin ? lin_plan_classes(ws->lin) : 0;
+}
+
+size_t model_ws_plan_tuples(const struct model_ws *ws)
+{
+	return ws->lin ? lin_plan_tuples(ws->lin) : 0;
 }
 
 void model_ws_set_kernels(struct model_ws *ws, const struct model_kernels *k)

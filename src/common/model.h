@@ -289,6 +289,15 @@ int model_ws_fast_path(const struct model_ws *ws);
 void model_ws_set_fast_path(struct model_ws *ws, int enable);
 
 /*
+ * model_ws_set_first_table(ws, 0) makes the fast path compute a graph
+ * model's first layer per sequence instead of once per distinct (query
+ * token, key tokens) of the plan (docs/model.md section 8.2; the same
+ * bits, for tests and benchmarks); 1 restores the default.  A no-op
+ * without a fast path.
+ */
+void model_ws_set_first_table(struct model_ws *ws, int enable);
+
+/*
  * Plans batch b's inputs for the fast path once: every later model_forward
  * on ws with a batch of the same n_inputs and the same feat, index and
  * mask pointers (any seeds) finds the distinct tokens without looking at
@@ -304,6 +313,9 @@ int model_ws_plan(struct model_ws *ws, const struct model *m,
 		  const struct model_batch *b);
 void model_ws_plan_clear(struct model_ws *ws);
 size_t model_ws_plan_classes(const struct model_ws *ws);
+/* First-layer tuples of the current plan (0 without one, or when the model
+ * does not tabulate its first layer). */
+size_t model_ws_plan_tuples(const struct model_ws *ws);
 
 /*
  * Writes the resolved spec as one JSON object into w (as a value: at the top

@@ -113,23 +113,54 @@ static void lin_add_row(size_t W, const float *pe, float *h)
 	add_row_generic(W, pe, h);
 }
 
-void lin_seq(const struct lin_spec *ls, const float *const *mrest,
-	     const uint8_t *mask, const float *const *rows, float *xs,
-	     float *scratch)
+void lin_seq_from(const struct lin_spec *ls, size_t l0,
+		  const float *const *mrest, const uint8_t *mask,
+		  const float *const *rows, float *xs, float *scratch)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	switch (blas_isa_get()) {
 	case BLAS_ISA_AVX512:
-		seq_avx512(ls, mrest, mask, rows, xs, scratch);
+		seq_avx512(ls, l0, mrest, mask, rows, xs, scratch);
 		return;
 	case BLAS_ISA_AVX2:
-		seq_avx2(ls, mrest, mask, rows, xs, scratch);
+		seq_avx2(ls, l0, mrest, mask, rows, xs, scratch);
 		return;
 	case BLAS_ISA_GENERIC:
 		break;
 	}
 #endif
-	seq_generic(ls, mrest, mask, rows, xs, scratch);
+	seq_generic(ls, l0, mrest, mask, rows, xs, scratch);
+}
+
+void lin_seq(const struct lin_spec *ls, const float *const *mrest,
+	     const uint8_t *mask, const float *const *rows, float *xs,
+	     float *scratch)
+{
+	lin_seq_from(ls, 0, mrest, mask, rows, xs, scratch);
+}
+
+void lin_first_row(const struct lin_spec *ls, const float *const *src,
+		   size_t nk, float *out, float *scratch)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		first_row_avx512(ls, src, nk, out, scratch);
+		return;
+	case BLAS_ISA_AVX2:
+		first_row_avx2(ls, src, nk, out, scratch);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	first_row_generic(ls, src, nk, out, scratch);
+}
+
+int lin_first_table_ok(const struct lin_spec *ls)
+{
+	return ls->mask == MODEL_MASK_GRAPH && ls->NL >= 2 && !ls->last &&
+	       ls->layer[0].pushed && !ls->layer[0].recurrent;
 }
 
 /* --- the spec ------------------------------------------------------------ */
@@ -212,9 +243,16 @@ struct lin_class {
 	uint8_t at_last;     /* occurs at position L-1                      */
 };
 
+/* A distinct (query class, key classes in order) of the first layer. */
+struct lin_tuple {
+	uint32_t input;      /* representative input (of the planned batch) */
+	uint32_t pos;        /* its query position p                        */
+};
+
 struct lin_plan {
 	size_t cap_inputs, cap_classes, hash_cap;
 	size_t n_inputs, n_classes;
+	size_t n_tuples;       /* 0 without the first-layer table        */
 	int valid;
 	const float *feat;     /* the batch planned (pointer identity)   */
 	const int32_t *index;
@@ -225,6 +263,11 @@ struct lin_plan {
 	float *tok;            /* (cap_classes, T) task tokens           */
 	float *tokpart;        /* (cap_classes, W) tok . W_e[:T]         */
 	float *table;          /* (cap_classes, TW, 16)                  */
+	/* the first-layer table (lin_first_table_ok specs only) */
+	uint32_t *tup;         /* (cap_inputs, L) tuple of each position */
+	struct lin_tuple *tl;  /* (cap_classes)                          */
+	uint32_t *thash;       /* (hash_cap) tuple + 1, 0 empty          */
+	float *ttab;           /* (cap_classes, RW_0, 16)                */
 };
 
 static void plan_free(struct lin_plan *pl)
@@ -235,6 +278,10 @@ static void plan_free(struct lin_plan *pl)
 	free(pl->tok);
 	free(pl->tokpart);
 	free(pl->table);
+	free(pl->tup);
+	free(pl->tl);
+	free(pl->thash);
+	free(pl->ttab);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -258,12 +305,16 @@ static size_t plan_bytes(const struct model *m, const struct lin_spec *ls,
 			 size_t cap)
 {
 	size_t L = ls->L, C = cap * L;
+	size_t first = !lin_first_table_ok(ls) ? 0
+		: cap * L * sizeof(uint32_t) + C * sizeof(struct lin_tuple) +
+		  pow2_at_least(2 * C) * sizeof(uint32_t) +
+		  align64(C * ls->layer[0].rw * 16 * sizeof(float));
 
 	return cap * L * sizeof(uint32_t) + C * sizeof(struct lin_class) +
 	       pow2_at_least(2 * C) * sizeof(uint32_t) +
 	       C * (m->spec.token_dim + 1) * sizeof(float) +
 	       C * ls->W * sizeof(float) +
-	       align64(C * ls->tw * 16 * sizeof(float));
+	       align64(C * ls->tw * 16 * sizeof(float)) + first;
 }
 
 static int plan_alloc(const struct model *m, const struct lin_spec *ls,
@@ -282,11 +333,21 @@ static int plan_alloc(const struct model *m, const struct lin_spec *ls,
 	pl->tokpart = malloc(C * ls->W * sizeof(float));
 	pl->table = aligned_alloc(64, align64(C * ls->tw * 16 * sizeof(float)));
 	if (!pl->cls || !pl->cl || !pl->hash || !pl->tok || !pl->tokpart ||
-	    !pl->table) {
-		plan_free(pl);
-		return RANDES_ENOMEM;
+	    !pl->table)
+		goto fail;
+	if (lin_first_table_ok(ls)) {
+		pl->tup = malloc(cap * L * sizeof(uint32_t));
+		pl->tl = malloc(C * sizeof(struct lin_tuple));
+		pl->thash = malloc(pl->hash_cap * sizeof(uint32_t));
+		pl->ttab = aligned_alloc(64, align64(C * ls->layer[0].rw * 16 *
+						     sizeof(float)));
+		if (!pl->tup || !pl->tl || !pl->thash || !pl->ttab)
+			goto fail;
 	}
 	return 0;
+fail:
+	plan_free(pl);
+	return RANDES_ENOMEM;
 }
 
 /* FNV-1a over 32-bit words. */
@@ -304,6 +365,75 @@ static uint64_t hash_words(uint64_t h, const void *p, size_t n)
 }
 
 /*
+ * The keys of query p of input i under the graph mask (n, L, L), in
+ * position order: their positions into kpos and their classes into kcls;
+ * returns how many.
+ */
+static size_t tuple_keys(const struct lin_plan *pl, size_t L,
+			 const uint8_t *gmask, size_t i, size_t p,
+			 uint16_t *kpos, uint32_t *kcls)
+{
+	const uint8_t *mr = gmask + (i * L + p) * L;
+	size_t nk = 0;
+
+	for (size_t q = 0; q < L; q++)
+		if (mr[q]) {
+			kpos[nk] = (uint16_t)q;
+			kcls[nk] = pl->cls[i * L + q];
+			nk++;
+		}
+	return nk;
+}
+
+/*
+ * The first-layer tuples of input i, whose classes are planned: two
+ * queries share a tuple when their classes are equal and so are their
+ * keys' classes, in order (then the first layer's output there is the
+ * same function of the seed, lin_first_row).
+ */
+static void plan_tuples(struct lin_plan *pl, size_t L, const uint8_t *gmask,
+			size_t i)
+{
+	const size_t mask = pl->hash_cap - 1;
+	uint16_t kpos[LIN_MAX_L];
+	uint32_t kc[LIN_MAX_L], kc2[LIN_MAX_L];
+
+	for (size_t p = 0; p < L; p++) {
+		uint32_t qc = pl->cls[i * L + p], nk32, t;
+		size_t nk = tuple_keys(pl, L, gmask, i, p, kpos, kc), slot;
+		uint64_t h = 0xcbf29ce484222325ull;
+
+		nk32 = (uint32_t)nk;
+		h = hash_words(h, &qc, 1);
+		h = hash_words(h, &nk32, 1);
+		h = hash_words(h, kc, nk);
+		slot = (size_t)(h ^ (h >> 29)) & mask;
+		for (;;) {
+			uint32_t e = pl->thash[slot];
+			const struct lin_tuple *k;
+
+			if (e == 0) {
+				t = (uint32_t)pl->n_tuples++;
+				pl->tl[t] = (struct lin_tuple){
+					.input = (uint32_t)i, .pos = (uint32_t)p};
+				pl->thash[slot] = t + 1;
+				break;
+			}
+			k = &pl->tl[e - 1];
+			if (pl->cls[k->input * L + k->pos] == qc &&
+			    tuple_keys(pl, L, gmask, k->input, k->pos, kpos,
+				       kc2) == nk &&
+			    !memcmp(kc, kc2, nk * sizeof(uint32_t))) {
+				t = e - 1;
+				break;
+			}
+			slot = (slot + 1) & mask;
+		}
+		pl->tup[i * L + p] = t;
+	}
+}
+
+/*
  * Classes of the n inputs (feat (n, Lx, F), index (n, Lx, NI)): two
  * positions share a class when their tokens are bitwise equal and, if the
  * row depends on the position (a positional term, or per-token seed
@@ -312,7 +442,7 @@ static uint64_t hash_words(uint64_t h, const void *p, size_t n)
  */
 static void plan_build(const struct model *m, const struct lin_spec *ls,
 		       struct lin_plan *pl, const float *feat,
-		       const int32_t *index, size_t n)
+		       const int32_t *index, const uint8_t *gmask, size_t n)
 {
 	const struct model_spec *s = &m->spec;
 	const size_t L = ls->L, Lx = ls->Lx, F = s->io.feat;
@@ -325,6 +455,9 @@ static void plan_build(const struct model *m, const struct lin_spec *ls,
 	RANDES_ASSERT(n <= pl->cap_inputs);
 	memset(pl->hash, 0, pl->hash_cap * sizeof(uint32_t));
 	pl->n_classes = 0;
+	pl->n_tuples = 0;
+	if (pl->thash)
+		memset(pl->thash, 0, pl->hash_cap * sizeof(uint32_t));
 	for (size_t i = 0; i < n; i++) {
 		for (size_t p = 0; p < L; p++) {
 			uint32_t c;
@@ -385,8 +518,11 @@ static void plan_build(const struct model *m, const struct lin_spec *ls,
 				pl->cl[c].at_last = 1;
 			pl->cls[i * L + p] = c;
 		}
+		if (pl->tup)
+			plan_tuples(pl, L, gmask, i);
 	}
 	RANDES_ASSERT(pl->n_classes <= pl->cap_classes);
+	RANDES_ASSERT(pl->n_tuples <= pl->cap_classes);
 	pl->n_inputs = n;
 }
 
@@ -415,6 +551,8 @@ struct lin_ws {
 	float *scratch;          /* lin_seq_scratch floats                   */
 	float *pe;               /* (L, W) sinusoidal table                  */
 	const float *rows[LIN_MAX_L]; /* table row of each position          */
+	const float *trows[LIN_MAX_L + 1]; /* a tuple's query and key rows  */
+	int first_table;         /* use the plans' tuples (on by default)    */
 };
 
 size_t lin_seq_scratch(const struct lin_spec *ls)
@@ -511,6 +649,7 @@ struct lin_ws *lin_ws_new(const struct model *m, size_t chunk_inputs)
 	lw->Ls = Ls;
 	lw->kseed = kseed;
 	lw->chunk_inputs = chunk_inputs ? chunk_inputs : 1;
+	lw->first_table = 1;
 	lw->fold = m->spec.embed == MODEL_EMBED_MLP &&
 		   m->spec.positional == MODEL_POSITIONAL_NONE;
 	total = lw_floats(m, ls, Ls, kseed);
@@ -574,7 +713,7 @@ int lin_plan_set(struct lin_ws *lw, const struct model *m,
 	}
 	if (n == 0)
 		return 0;
-	plan_build(m, &lw->ls, pl, b->feat, b->index, n);
+	plan_build(m, &lw->ls, pl, b->feat, b->index, b->mask, n);
 	pl->feat = b->feat;
 	pl->index = b->index;
 	pl->mask = b->mask;
@@ -592,6 +731,16 @@ size_t lin_plan_classes(const struct lin_ws *lw)
 	return lw->given.valid ? lw->given.n_classes : 0;
 }
 
+size_t lin_plan_tuples(const struct lin_ws *lw)
+{
+	return lw->given.valid ? lw->given.n_tuples : 0;
+}
+
+void lin_ws_set_first_table(struct lin_ws *lw, int enable)
+{
+	lw->first_table = enable ? 1 : 0;
+}
+
 /* --- merged weights ---------------------------------------------------------- */
 
 /*
@@ -602,13 +751,32 @@ static void fdgemm(size_t rows, size_t n, size_t k, const float *a,
 		   size_t lda, const double *b, size_t ldb, double *dst,
 		   size_t ldd)
 {
-	for (size_t i = 0; i < rows; i++)
-		for (size_t j = 0; j < n; j++) {
+	for (size_t i = 0; i < rows; i++) {
+		size_t j = 0;
+
+		/* four columns at once: independent sums, each in r order */
+		for (; j + 4 <= n; j += 4) {
+			double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+			for (size_t r = 0; r < k; r++) {
+				const double av = (double)a[i * lda + r];
+				const double *br = b + r * ldb + j;
+				s0 += av * br[0];
+				s1 += av * br[1];
+				s2 += av * br[2];
+				s3 += av * br[3];
+			}
+			dst[i * ldd + j] = s0;
+			dst[i * ldd + j + 1] = s1;
+			dst[i * ldd + j + 2] = s2;
+			dst[i * ldd + j + 3] = s3;
+		}
+		for (; j < n; j++) {
 			double s = 0.0;
 			for (size_t r = 0; r < k; r++)
 				s += (double)a[i * lda + r] * b[r * ldb + j];
 			dst[i * ldd + j] = s;
 		}
+	}
 }
 
 /*
@@ -871,7 +1039,10 @@ static void plan_run(const struct model *m, const float *theta,
 	const struct lin_spec *ls = &lw->ls;
 	const size_t L = ls->L, Lx = ls->Lx, TW = ls->tw, O = ls->O;
 	const size_t NS = b->n_seeds, row = TW * 16;
+	const size_t trow = ls->layer[0].rw * 16;
 	const float *const *mrest = (const float *const *)lw->mrest;
+	/* the first layer from the tuples' table, or in lin_seq */
+	const int first = lw->first_table && pl->tup && pl->n_tuples;
 
 	tokens_prepare(m, theta, b, lw, pl);
 	for (size_t j0 = 0; j0 < NS; j0 += 16) {
@@ -879,6 +1050,21 @@ static void plan_run(const struct model *m, const float *theta,
 
 		seeds_prepare(m, b, lw, j0, nj);
 		table_build(m, theta, b, lw, pl, j0, nj);
+		for (size_t t = 0; first && t < pl->n_tuples; t++) {
+			const struct lin_tuple *tp = &pl->tl[t];
+			const uint32_t *cls = pl->cls + (size_t)tp->input * L;
+			const uint8_t *mr = b->mask +
+					    ((size_t)tp->input * L + tp->pos) * L;
+			size_t nk = 0;
+
+			lw->trows[0] = pl->table + cls[tp->pos] * row;
+			for (size_t q = 0; q < L; q++)
+				if (mr[q])
+					lw->trows[1 + nk++] =
+						pl->table + cls[q] * row;
+			lin_first_row(ls, lw->trows, nk, pl->ttab + t * trow,
+				      lw->scratch);
+		}
 		for (size_t i = 0; i < pl->n_inputs; i++) {
 			const uint32_t *cls = pl->cls + i * L;
 			const uint8_t *mask = ls->mask == MODEL_MASK_GRAPH
@@ -887,9 +1073,19 @@ static void plan_run(const struct model *m, const float *theta,
 			/* the logits: in xs after a layer, else in the rows */
 			const float *out = ls->NL ? lw->xs : NULL;
 
-			for (size_t p = 0; p < L; p++)
-				lw->rows[p] = pl->table + cls[p] * row;
-			lin_seq(ls, mrest, mask, lw->rows, lw->xs, lw->scratch);
+			if (first) {
+				const uint32_t *tup = pl->tup + i * L;
+
+				for (size_t p = 0; p < L; p++)
+					lw->rows[p] = pl->ttab + tup[p] * trow;
+				lin_seq_from(ls, 1, mrest, mask, lw->rows,
+					     lw->xs, lw->scratch);
+			} else {
+				for (size_t p = 0; p < L; p++)
+					lw->rows[p] = pl->table + cls[p] * row;
+				lin_seq(ls, mrest, mask, lw->rows, lw->xs,
+					lw->scratch);
+			}
 			for (size_t l = 0; l < nj; l++) {
 				size_t sq = (i0 + i) * NS + j0 + l;
 
@@ -906,9 +1102,17 @@ static void plan_run(const struct model *m, const float *theta,
 					const float *x = (out ? out + p * row
 							      : lw->rows[p]) +
 							 ls->head * 16 + l;
+					float *dst = logits + (sq * Lx + t) * O;
+
+					if (O == 3) {
+						/* colouring: no loop of 3 */
+						dst[0] = x[0];
+						dst[1] = x[16];
+						dst[2] = x[32];
+						continue;
+					}
 					for (size_t o = 0; o < O; o++)
-						logits[(sq * Lx + t) * O + o] =
-							x[o * 16];
+						dst[o] = x[o * 16];
 				}
 			}
 		}
@@ -944,7 +1148,8 @@ void lin_forward(const struct model *m, const float *theta,
 			sub.index = b->index + i0 * Lx * NI;
 		if (s->io.mask == MODEL_MASK_GRAPH)
 			sub.mask = b->mask + i0 * L * L;
-		plan_build(m, &lw->ls, &lw->own, sub.feat, sub.index, n);
+		plan_build(m, &lw->ls, &lw->own, sub.feat, sub.index, sub.mask,
+			   n);
 		plan_run(m, theta, &sub, lw, &lw->own, i0, logits);
 	}
 }

@@ -26,6 +26,12 @@
  *   3. Small attention.  Causal or full attention over all queries runs in
  *      its recurrent form (a K x Vs state per head) when that is cheaper;
  *      with MODEL_OUTPUT_LAST the last layer computes only the last query.
+ *   4. The first-layer table.  With a graph mask (pushed, direct first
+ *      layer) the first layer's output at a query depends only on the
+ *      table rows of the query and its keys: the plan also finds the
+ *      distinct (query class, key classes) "tuples" (C10: <= 360 for the
+ *      2,560 queries of 256 cycles), each is computed once per lane block
+ *      (lin_first_row) and the sequences run from the second layer.
  *
  * Layout: lanes are seeds.  Sequences (i, j) for a block of LIN_LANES
  * seeds of one input share the input's classes and mask, so the table is
@@ -121,6 +127,8 @@ void lin_plan_clear(struct lin_ws *lw);
 
 /* Classes of the current plan (0 without one); for tests and benches. */
 size_t lin_plan_classes(const struct lin_ws *lw);
+/* First-layer tuples of the current plan (0 without one or the table). */
+size_t lin_plan_tuples(const struct lin_ws *lw);
 
 /*
  * The fast forward pass: same contract as model_forward (logits (B, O) or
@@ -157,6 +165,34 @@ void lin_seq(const struct lin_spec *ls, const float *const *mrest,
 	     const uint8_t *mask, const float *const *rows, float *xs,
 	     float *scratch);
 size_t lin_seq_scratch(const struct lin_spec *ls);
+
+/*
+ * lin_seq from layer l0 on: with l0 > 0, rows[p] (TW - off_l0, 16 lanes)
+ * holds columns layer[l0].off .. TW-1 of position p's input to layer l0
+ * (as lin_first_row makes them for l0 = 1); xs receives the columns
+ * downstream of layer l0.  lin_seq is l0 = 0.
+ */
+void lin_seq_from(const struct lin_spec *ls, size_t l0,
+		  const float *const *mrest, const uint8_t *mask,
+		  const float *const *rows, float *xs, float *scratch);
+
+/*
+ * The first-layer table (docs/model.md section 8.2).  With a graph mask
+ * the first layer is pushed and direct, so its output at a query is a
+ * function of the query's table row and its keys' rows alone:
+ * lin_first_row computes it, out (rw_0, 16 lanes) = columns
+ * down_0 .. TW-1 of X at the query, from src[0] the query's row and
+ * src[1 .. nk] its keys' rows in position order; bit for bit what lin_seq
+ * writes there (it calls the same block kernels in the same order).
+ * scratch: lin_seq_scratch floats.  lin_first_table_ok: 1 when ls allows
+ * it (graph mask, two layers or more, every output); the fast path then
+ * plans (query class, key classes) "tuples" and tabulates each once per
+ * lane block, unless lin_ws_set_first_table(lw, 0) (tests compare both).
+ */
+void lin_first_row(const struct lin_spec *ls, const float *const *src,
+		   size_t nk, float *out, float *scratch);
+int lin_first_table_ok(const struct lin_spec *ls);
+void lin_ws_set_first_table(struct lin_ws *lw, int enable);
 
 /* Internal helpers shared with model.c. */
 void model_pe_fill(float *pe, size_t L, size_t W);

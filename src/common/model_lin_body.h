@@ -300,6 +300,49 @@ LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t hstride,
 }
 
 /*
+ * The first layer's output for one query (lin_first_row in model_lin.h):
+ * src[0] is the query's table row, src[1 .. nk] its keys' in order; out
+ * (rw, 16) receives columns down .. down+rw-1 of X, computed by the same
+ * score_block and push_block calls as seq's direct form, so bit for bit
+ * what seq writes for that query.
+ */
+LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
+					  const float *const *src, size_t nk,
+					  float *out, float *scratch)
+{
+	const struct lin_layer *ly = &ls->layer[0];
+	const size_t H = ls->H, K = ls->K, HK = H * K, vw = ly->vw;
+	const size_t kc = ly->off, vc = kc + HK, qc = vc + H * vw;
+	float *sc = scratch; /* (H, LIN_PAIRS_CAP, 16) */
+	uint16_t keys[LIN_MAX_L];
+
+	for (size_t k = 0; k < nk; k++)
+		keys[k] = (uint16_t)(k + 1);
+	for (size_t h = 0; h < H; h++)
+		for (size_t i0 = 0; i0 < nk; i0 += LIN_CB) {
+			size_t nb = nk - i0 < LIN_CB ? nk - i0 : LIN_CB;
+			const float *qp[LIN_CB], *kp[LIN_CB];
+
+			for (size_t i = 0; i < nb; i++) {
+				qp[i] = src[0] + (qc + h * K) * 16;
+				kp[i] = src[1 + i0 + i] + (kc + h * K) * 16;
+			}
+#define SCORE_CASE(n)                                                      \
+	LIN_FN(score_block)(n, K, qp, kp, sc + (h * LIN_PAIRS_CAP + i0) * 16)
+			NB_SWITCH(nb, SCORE_CASE)
+#undef SCORE_CASE
+		}
+	for (size_t c = 0; c < ly->rw; c += LIN_CB) {
+		size_t nb = ly->rw - c < LIN_CB ? ly->rw - c : LIN_CB;
+#define PUSH_CASE(n)                                                       \
+	LIN_FN(push_block)(n, H, nk, LIN_PAIRS_CAP, keys, src, vc, vw, c, sc, \
+			   src[0] + (ly->down + c) * 16, out + c * 16)
+		NB_SWITCH(nb, PUSH_CASE)
+#undef PUSH_CASE
+	}
+}
+
+/*
  * The layers of one lane block of one sequence (lin_seq in model_lin.h).
  * Position p's columns are read from src[p]: the table row for the first
  * layer, the sequence scratch xs afterwards; every contribution writes xs
@@ -320,7 +363,7 @@ LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t hstride,
  * Only the first rw_short downstream columns are formed at positions
  * p < L-1 with MODEL_OUTPUT_LAST (nothing reads the others).
  */
-LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
+LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 				    const float *const *mrest,
 				    const uint8_t *mask,
 				    const float *const *rows, float *xs,
@@ -337,15 +380,20 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 	uint16_t keys[LIN_PAIRS_CAP], kquery[LIN_PAIRS_CAP];
 	uint16_t kfirst[LIN_PAIRS_CAP], knum[LIN_PAIRS_CAP];
 
-#define SP(p, c) (src[p] + (size_t)(c) * 16)
-	for (size_t l = 0; l < ls->NL; l++) {
+	/* the first column of src[p]: 0 but for rows given from layer l0 > 0,
+	 * which start at column layer[l0].off */
+	size_t cb = 0;
+
+#define SP(p, c) (src[p] + ((size_t)(c) - cb) * 16)
+	for (size_t l = l0; l < ls->NL; l++) {
 		const struct lin_layer *ly = &ls->layer[l];
 		const size_t vw = ly->vw, kc = ly->off, vc = kc + HK;
 		const size_t qc = vc + H * vw;
 		size_t p0 = ly->last_only ? L - 1 : 0;
 
+		cb = l == l0 && l0 > 0 ? ly->off : 0;
 		for (size_t p = 0; p < L; p++)
-			src[p] = l == 0 ? rows[p] : XP(p, 0);
+			src[p] = l == l0 ? rows[p] : XP(p, 0);
 		if (ly->recurrent && ls->mask == MODEL_MASK_CAUSAL) {
 			memset(st, 0, H * K * vw * 16 * sizeof(float));
 			for (size_t p = 0; p < L; p++) {
@@ -449,6 +497,11 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 				size_t p = pg + nq, nk = 0;
 				uint16_t *kk = keys + np;
 
+				/* room for up to L keys after the group's
+				 * (np exceeds LIN_PAIRS only through a first
+				 * query of many keys) */
+				if (nq > 0 && np + L > LIN_PAIRS_CAP)
+					break;
 				switch (ls->mask) {
 				case MODEL_MASK_CAUSAL:
 					for (size_t q = 0; q <= p; q++)
@@ -459,9 +512,12 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 						kk[nk++] = (uint16_t)q;
 					break;
 				case MODEL_MASK_GRAPH:
-					for (size_t q = 0; q < L; q++)
-						if (mask[p * L + q])
-							kk[nk++] = (uint16_t)q;
+					/* no branch per key: the mask's
+					 * outcomes are random */
+					for (size_t q = 0; q < L; q++) {
+						kk[nk] = (uint16_t)q;
+						nk += mask[p * L + q] != 0;
+					}
 					break;
 				}
 				if (nq > 0 && np + nk > LIN_PAIRS)
@@ -501,7 +557,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls,
 						size_t nb = ncols - c < LIN_CB
 								    ? ncols - c : LIN_CB;
 #define PUSH_CASE(n)                                                       \
-	LIN_FN(push_block)(n, H, nk, LIN_PAIRS_CAP, kk, src, vc, vw, c, scp, \
+	LIN_FN(push_block)(n, H, nk, LIN_PAIRS_CAP, kk, src, vc - cb, vw, c, scp, \
 			   SP(p, ly->down + c), XP(p, ly->down + c))
 						NB_SWITCH(nb, PUSH_CASE)
 #undef PUSH_CASE

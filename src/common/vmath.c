@@ -83,6 +83,7 @@ double vmath_exp_neg(double x)
 #if defined(__x86_64__) || defined(__i386__)
 typedef double v8d __attribute__((vector_size(64)));
 typedef int64_t v8i __attribute__((vector_size(64)));
+typedef int32_t v8s32 __attribute__((vector_size(32)));
 
 /* Lane-wise m ? a : b with m all-ones or all-zeros per lane. */
 #define V8SEL(m, a, b) ((v8d)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
@@ -92,6 +93,60 @@ typedef int64_t v8i __attribute__((vector_size(64)));
 	do {                                                               \
 		const v8d zero = {0}, shift = zero + EXP_SHIFT;            \
 		size_t i = 0;                                              \
+		/* two independent vectors at a time (the polynomial is   \
+		 * one long chain of dependent steps) */                  \
+		for (; i + 16 <= n; i += 16) {                             \
+			v8d xv, t, nn, r, p, scale, xw, tw, nw, rw, pw, sw; \
+			v8i bits, bw;                                      \
+			memcpy(&xv, x + i, sizeof(xv));                    \
+			memcpy(&xw, x + i + 8, sizeof(xw));                \
+			xv = V8SEL(xv > zero, zero, xv);                   \
+			xw = V8SEL(xw > zero, zero, xw);                   \
+			t = xv * EXP_LOG2E + shift;                        \
+			tw = xw * EXP_LOG2E + shift;                       \
+			nn = t - shift;                                    \
+			nw = tw - shift;                                   \
+			r = (xv - nn * EXP_LN2_HI) - nn * EXP_LN2_LO;      \
+			rw = (xw - nw * EXP_LN2_HI) - nw * EXP_LN2_LO;     \
+			p = zero + C13;                                    \
+			pw = zero + C13;                                   \
+			p = p * r + C12;                                   \
+			pw = pw * rw + C12;                                \
+			p = p * r + C11;                                   \
+			pw = pw * rw + C11;                                \
+			p = p * r + C10;                                   \
+			pw = pw * rw + C10;                                \
+			p = p * r + C9;                                    \
+			pw = pw * rw + C9;                                 \
+			p = p * r + C8;                                    \
+			pw = pw * rw + C8;                                 \
+			p = p * r + C7;                                    \
+			pw = pw * rw + C7;                                 \
+			p = p * r + C6;                                    \
+			pw = pw * rw + C6;                                 \
+			p = p * r + C5;                                    \
+			pw = pw * rw + C5;                                 \
+			p = p * r + C4;                                    \
+			pw = pw * rw + C4;                                 \
+			p = p * r + C3;                                    \
+			pw = pw * rw + C3;                                 \
+			p = p * r + C2;                                    \
+			pw = pw * rw + C2;                                 \
+			p = p * r + 1.0;                                   \
+			pw = pw * rw + 1.0;                                \
+			p = p * r + 1.0;                                   \
+			pw = pw * rw + 1.0;                                \
+			bits = ((v8i)t - (v8i)shift + 1023) << 52;         \
+			bw = ((v8i)tw - (v8i)shift + 1023) << 52;          \
+			memcpy(&scale, &bits, sizeof(scale));              \
+			memcpy(&sw, &bw, sizeof(sw));                      \
+			p = p * scale;                                     \
+			pw = pw * sw;                                      \
+			p = V8SEL(xv < EXP_MIN, zero, p);                  \
+			pw = V8SEL(xw < EXP_MIN, zero, pw);                \
+			memcpy(y + i, &p, sizeof(p));                      \
+			memcpy(y + i + 8, &pw, sizeof(pw));                \
+		}                                                          \
 		for (; i + 8 <= n; i += 8) {                               \
 			v8d xv, t, nn, r, p, scale;                        \
 			v8i bits;                                          \
@@ -230,7 +285,8 @@ double vmath_log1p_pos(double x)
 		size_t i = 0;                                              \
 		for (; i + 8 <= n; i += 8) {                               \
 			v8d xv, yv, m, s, z, t, kd, c, big, small, res;    \
-			v8i bits, k, up;                                   \
+			v8i bits, k;                                       \
+			const v8i one_i = (v8i){0} + 1, zero_i = {0};      \
 			memcpy(&xv, x + i, sizeof(xv));                    \
 			/* large branch: 1 + x = 2^k m */                  \
 			yv = one + xv;                                     \
@@ -241,10 +297,15 @@ double vmath_log1p_pos(double x)
 			bits = (bits & 0x000fffffffffffffll) |             \
 			       0x3ff0000000000000ll;                       \
 			memcpy(&m, &bits, sizeof(m));                      \
-			up = m > LOG1P_SQRT2;                              \
-			m = V8SEL(up, 0.5 * m, m);                         \
-			k = k - up; /* up is -1 where m was halved */      \
-			kd = __builtin_convertvector(k, v8d);              \
+			/* k + 1 where m is halved (each comparison feeds  \
+			 * a select: no mask built lane by lane) */        \
+			k = k + (v8i)V8SEL(m > LOG1P_SQRT2, (v8d)one_i,    \
+					   (v8d)zero_i);                   \
+			m = V8SEL(m > LOG1P_SQRT2, 0.5 * m, m);            \
+			/* |k| < 2^11: through int32 (int64 to double     \
+			 * needs AVX-512DQ) */                             \
+			kd = __builtin_convertvector(                      \
+				__builtin_convertvector(k, v8s32), v8d);   \
 			LOGCORE8(m - 1.0, big);                            \
 			big = kd * EXP_LN2_HI + (big + (kd * EXP_LN2_LO + c)); \
 			/* small branch */                                 \
@@ -392,6 +453,7 @@ void vmath_box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
 
 #if defined(__x86_64__) || defined(__i386__)
 typedef float v8f __attribute__((vector_size(32)));
+typedef uint32_t v8u32 __attribute__((vector_size(32)));
 
 /* vmath_box_muller on 8 pairs: lanes 0..3 take (w0, w1) of 4 blocks and
  * lanes 4..7 their (w2, w3); the same operations lane by lane. */
@@ -402,14 +464,18 @@ typedef float v8f __attribute__((vector_size(32)));
 		for (; i + 4 <= nblocks; i += 4) {                         \
 			v8d a, b, u1, u2, rad, t, q, r, z, sn, cs, s, c, m,  \
 				lg, kd, f_, s_, t_, zz;                    \
-			v8i bits, k, up, quad;                             \
-			float o0[8], o1[8];                                \
-			for (int l = 0; l < 4; l++) {                      \
-				a[l] = (double)w[4 * (i + l) + 0];          \
-				b[l] = (double)w[4 * (i + l) + 1];          \
-				a[l + 4] = (double)w[4 * (i + l) + 2];      \
-				b[l + 4] = (double)w[4 * (i + l) + 3];      \
-			}                                                  \
+			v8i bits, k, quad;                                 \
+			const v8i one_i = (v8i){0} + 1, zero_i = {0};      \
+			v8u32 wl, wh;                                      \
+			v8f cf, sf, ol, oh;                                \
+			/* lanes 0..3: (w0, w1) of blocks i..i+3; 4..7:    \
+			 * their (w2, w3) */                               \
+			memcpy(&wl, w + 4 * i, sizeof(wl));                \
+			memcpy(&wh, w + 4 * i + 8, sizeof(wh));            \
+			a = __builtin_convertvector(__builtin_shuffle(wl, wh, \
+				(v8s32){0, 4, 8, 12, 2, 6, 10, 14}), v8d); \
+			b = __builtin_convertvector(__builtin_shuffle(wl, wh, \
+				(v8s32){1, 5, 9, 13, 3, 7, 11, 15}), v8d); \
 			u1 = (a + 0.5) * BM_TWO32;                         \
 			u2 = b * BM_TWO32;                                 \
 			/* log_pos(u1) */                                  \
@@ -418,10 +484,13 @@ typedef float v8f __attribute__((vector_size(32)));
 			bits = (bits & 0x000fffffffffffffll) |             \
 			       0x3ff0000000000000ll;                       \
 			memcpy(&m, &bits, sizeof(m));                      \
-			up = m > LOG1P_SQRT2;                              \
-			m = V8SEL(up, 0.5 * m, m);                         \
-			k = k - up;                                        \
-			kd = __builtin_convertvector(k, v8d);              \
+			k = k + (v8i)V8SEL(m > LOG1P_SQRT2, (v8d)one_i,    \
+					   (v8d)zero_i);                   \
+			m = V8SEL(m > LOG1P_SQRT2, 0.5 * m, m);            \
+			/* |k| < 2^11: through int32 (int64 to double     \
+			 * needs AVX-512DQ) */                             \
+			kd = __builtin_convertvector(                      \
+				__builtin_convertvector(k, v8s32), v8d);   \
 			f_ = m - 1.0;                                      \
 			s_ = f_ / (2.0 + f_);                              \
 			zz = s_ * s_;                                      \
@@ -456,16 +525,15 @@ typedef float v8f __attribute__((vector_size(32)));
 				  V8SEL(quad == 2, -cs, sn)));             \
 			c = rad * c;                                       \
 			s = rad * s;                                       \
-			for (int l = 0; l < 8; l++) {                      \
-				o0[l] = (float)c[l];                       \
-				o1[l] = (float)s[l];                       \
-			}                                                  \
-			for (int l = 0; l < 4; l++) {                      \
-				z_out[4 * (i + l) + 0] = o0[l];            \
-				z_out[4 * (i + l) + 1] = o1[l];            \
-				z_out[4 * (i + l) + 2] = o0[l + 4];        \
-				z_out[4 * (i + l) + 3] = o1[l + 4];        \
-			}                                                  \
+			cf = __builtin_convertvector(c, v8f);              \
+			sf = __builtin_convertvector(s, v8f);              \
+			/* block l: c[l], s[l], c[l + 4], s[l + 4] */      \
+			ol = __builtin_shuffle(cf, sf,                     \
+				(v8s32){0, 8, 4, 12, 1, 9, 5, 13});        \
+			oh = __builtin_shuffle(cf, sf,                     \
+				(v8s32){2, 10, 6, 14, 3, 11, 7, 15});      \
+			memcpy(z_out + 4 * i, &ol, sizeof(ol));            \
+			memcpy(z_out + 4 * i + 8, &oh, sizeof(oh));        \
 		}                                                          \
 		for (; i < nblocks; i++) {                                 \
 			vmath_box_muller(w[4 * i], w[4 * i + 1],           \

@@ -386,7 +386,9 @@ int train_run(struct comm *c, const struct config *cfg,
 		t1 = now_seconds();
 		struct es_stats st;
 		double lr = sched_at(&cfg->es.lr, g);
-		if (es_update(&es, cfg, g, fitness, &st) == 1)
+		/* with the noise of the pairs rank 0 scored: not rebuilt */
+		if (es_update_noise(&es, cfg, g, fitness, worker_pair_noise,
+				    &w, &st) == 1)
 			log_msg(LOG_WARN,
 				"generation %" PRIu32 ": every fitness was "
 				"NaN or infinite; the update was skipped",

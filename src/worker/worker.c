@@ -49,6 +49,15 @@ int worker_init(struct worker *w, struct comm *comm, struct objective *obj,
 		w->displs = calloc((size_t)comm->size, sizeof(int));
 		if (!w->reports || !w->counts || !w->displs)
 			goto fail;
+		/* The noise of rank 0's pairs, kept for the update (it would
+		 * rebuild it otherwise), up to WORKER_KEEP_NOISE_BYTES. */
+		if (w->pairs * w->dim <= WORKER_KEEP_NOISE_BYTES / sizeof(float)) {
+			w->noise_kept = malloc(sizeof(float) * w->pairs *
+					       w->dim);
+			w->kept = calloc(w->pairs, 1);
+			if (!w->noise_kept || !w->kept)
+				goto fail;
+		}
 		for (int r = 0; r < comm->size; r++) {
 			size_t first, count;
 			comm_block(w->pairs, r, comm->size, &first, &count);
@@ -78,6 +87,8 @@ void worker_free(struct worker *w)
 	free(w->minus);
 	free(w->fitness);
 	free(w->done);
+	free(w->noise_kept);
+	free(w->kept);
 	free(w->reports);
 	free(w->counts);
 	free(w->displs);
@@ -92,7 +103,11 @@ static int score_pairs(struct worker *w, const struct es_view *view,
 	int rc;
 
 	for (size_t k = k0; k < k0 + count; k++) {
-		es_member_pair(view, (uint32_t)k, w->noise, w->plus, w->minus);
+		float *noise = w->kept ? w->noise_kept + k * w->dim : w->noise;
+
+		es_member_pair(view, (uint32_t)k, noise, w->plus, w->minus);
+		if (w->kept)
+			w->kept[k] = 1;
 		rc = objective_score(w->obj, w->plus, &s, err);
 		if (rc)
 			return rc;
@@ -291,6 +306,14 @@ static int generation_dynamic(struct worker *w, const struct es_view *view,
 	return rc;
 }
 
+const float *worker_pair_noise(const void *ctx, size_t k)
+{
+	const struct worker *w = ctx;
+
+	RANDES_ASSERT(k < w->pairs);
+	return w->kept && w->kept[k] ? w->noise_kept + k * w->dim : NULL;
+}
+
 int worker_generation(struct worker *w, const struct es_view *view,
 		      int stop_signal, float *fitness_out,
 		      struct objective_score *center, char *err)
@@ -303,6 +326,8 @@ int worker_generation(struct worker *w, const struct es_view *view,
 	rep.stop_signal = stop_signal ? 1 : 0;
 	if (err)
 		err[0] = '\0';
+	if (w->kept)
+		memset(w->kept, 0, w->pairs);
 	rc = objective_prepare(w->obj, view->generation, err);
 	if (rc == 0) {
 		if (w->cfg->es.assign == ES_ASSIGN_DYNAMIC && c->size > 1)

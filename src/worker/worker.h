@@ -53,6 +53,9 @@ struct worker_report {
 	struct objective_score center;
 };
 
+/* Most bytes of noise rank 0 keeps for the update (beyond: rebuilt). */
+#define WORKER_KEEP_NOISE_BYTES ((size_t)64 << 20)
+
 struct worker {
 	struct comm *comm;
 	struct objective *obj;  /* borrowed                                 */
@@ -63,6 +66,10 @@ struct worker {
 	float *plus, *minus;    /* (D) the two members of a pair            */
 	float *fitness;         /* (P) this rank's scores, by member index  */
 	uint8_t *done;          /* (P/2) pairs scored this generation       */
+	/* rank 0: the noise of the pairs it scored this generation, kept for
+	 * the update (es_update_noise; worker_pair_noise) */
+	float *noise_kept;      /* (P/2, D)                                 */
+	uint8_t *kept;          /* (P/2) pair k's noise is in noise_kept    */
 	struct worker_report *reports; /* rank 0: (size) gathered reports   */
 	int *counts, *displs;   /* rank 0: Gatherv layout (static)          */
 };
@@ -72,6 +79,13 @@ struct worker {
 int worker_init(struct worker *w, struct comm *comm, struct objective *obj,
 		const struct config *cfg, char *err);
 void worker_free(struct worker *w);
+
+/*
+ * Rank 0, after worker_generation: pair k's noise ε_k if this rank scored
+ * the pair in that generation (exactly what es_update would rebuild), else
+ * NULL.  ctx is the struct worker; an es_noise_fn_t for es_update_noise.
+ */
+const float *worker_pair_noise(const void *ctx, size_t k);
 
 /*
  * Runs one generation on every rank of w->comm (a collective call).

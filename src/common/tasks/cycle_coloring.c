@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/blas.h"
 #include "common/err.h"
 #include "common/rng.h"
 #include "common/vmath.h"
@@ -189,6 +190,225 @@ int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 	return !clash;
 }
 
+typedef double v8d __attribute__((vector_size(COLORING_LANES * sizeof(double))));
+typedef float v8f __attribute__((vector_size(COLORING_LANES * sizeof(float))));
+typedef int32_t v8s __attribute__((vector_size(COLORING_LANES * sizeof(float))));
+typedef int64_t v8i __attribute__((vector_size(COLORING_LANES * sizeof(double))));
+
+/* Lane-wise m ? a : b, m all-ones or all-zeros per lane (a comparison). */
+#define V8SEL(m, a, b) ((v8d)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
+
+/* coloring_score_block's body, compiled for three instruction sets below
+ * (the same operations; only the instructions per operation differ). */
+static inline __attribute__((always_inline)) void
+score_block_body(uint32_t N, size_t nb, const float *const *z,
+		 const uint32_t *const *order, double *loss, uint8_t *success,
+		 uint8_t *colour, double *p)
+{
+	const size_t NO = (size_t)N * TASK_COLORS;
+	const v8d zero = {0};
+	/* lane l is sequence l (past nb: the last one again, unused) */
+	v8d zt[TASK_COLORING_MAX_N * TASK_COLORS];  /* logits as doubles  */
+	v8d e[TASK_COLORING_MAX_N * TASK_COLORS];   /* args, exps, probs  */
+	v8d best[TASK_COLORING_MAX_N];              /* argmax colour      */
+	v8d pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
+	v8d bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
+	v8d o[2 * TASK_COLORING_MAX_N];             /* the non-max exps   */
+	v8d s = zero, t, clash = zero, infinite = zero;
+	int all = 1;
+	/* the distinct cycles of the block, and the lanes of each */
+	const uint32_t *cyc[COLORING_LANES];
+	v8i lanes[COLORING_LANES];
+	size_t ncyc = 0;
+
+	RANDES_ASSERT(nb >= 1 && nb <= COLORING_LANES);
+	RANDES_ASSERT(N >= 3 && N <= TASK_COLORING_MAX_N);
+	/* zt[i][l] = z[l][i]: 8 x 8 blocks transposed in registers, the last
+	 * block overlapping the one before (NO >= 9) */
+	for (size_t i0 = 0; i0 < NO; i0 += COLORING_LANES) {
+		size_t i = i0 + COLORING_LANES <= NO ? i0 : NO - COLORING_LANES;
+		v8f r[COLORING_LANES], u[COLORING_LANES], w[COLORING_LANES];
+
+		for (size_t l = 0; l < COLORING_LANES; l++)
+			memcpy(&r[l], z[l < nb ? l : nb - 1] + i, sizeof(v8f));
+		for (size_t l = 0; l < COLORING_LANES; l += 2) {
+			u[l] = __builtin_shuffle(r[l], r[l + 1],
+						 (v8s){0, 8, 1, 9, 4, 12, 5, 13});
+			u[l + 1] = __builtin_shuffle(r[l], r[l + 1],
+						     (v8s){2, 10, 3, 11, 6, 14, 7, 15});
+		}
+		for (size_t l = 0; l < COLORING_LANES; l += 4)
+			for (size_t h = 0; h < 2; h++) {
+				w[l + h] = __builtin_shuffle(u[l + h], u[l + h + 2],
+							     (v8s){0, 1, 8, 9, 4, 5, 12, 13});
+				w[l + h + 2] = __builtin_shuffle(u[l + h], u[l + h + 2],
+								 (v8s){2, 3, 10, 11, 6, 7, 14, 15});
+			}
+		/* w[0..3]: rows 0-3, columns {0,4} {2,6} {1,5} {3,7} in
+		 * halves; w[4..7] rows 4-7 */
+		for (size_t j = 0; j < 4; j++) {
+			static const size_t src[4] = {0, 2, 1, 3};
+			v8f lo = __builtin_shuffle(w[src[j]], w[4 + src[j]],
+						   (v8s){0, 1, 2, 3, 8, 9, 10, 11});
+			v8f hi = __builtin_shuffle(w[src[j]], w[4 + src[j]],
+						   (v8s){4, 5, 6, 7, 12, 13, 14, 15});
+			zt[i + j] = __builtin_convertvector(lo, v8d);
+			zt[i + j + 4] = __builtin_convertvector(hi, v8d);
+		}
+	}
+	/* softmax_args: mx = z0, then z_c > mx ? z_c : mx; a_c = z_c - mx.
+	 * The argmax of the float logits: comparing them as doubles gives
+	 * the same outcomes (exact conversion, NaN compares false). */
+	for (size_t v = 0; v < N; v++) {
+		const v8d z0 = zt[3 * v], z1 = zt[3 * v + 1], z2 = zt[3 * v + 2];
+		v8d mx = z0, b1;
+
+		/* every comparison feeds a select at once (with AVX-512F
+		 * alone GCC would build its mask as a vector lane by lane) */
+		mx = V8SEL(z1 > mx, z1, mx);
+		mx = V8SEL(z2 > mx, z2, mx);
+		e[3 * v] = z0 - mx;
+		e[3 * v + 1] = z1 - mx;
+		e[3 * v + 2] = z2 - mx;
+		/* z1 > z0 ? 1 : 0, then z2 > max(z0, z1) ? 2 : that: the
+		 * compare with mx is the compare with m1 of coloring_score */
+		b1 = V8SEL(z1 > z0, zero + 1.0, zero);
+		best[v] = V8SEL(z2 > V8SEL(z1 > z0, z1, z0), zero + 2.0, b1);
+		infinite = V8SEL(mx - mx == zero, infinite, zero + 1.0);
+	}
+	/*
+	 * The exponentials.  best is also the index of mx, so its argument
+	 * is mx - mx = +0 whenever mx is finite, and vmath_exp_neg(+0) = 1
+	 * exactly: then only the two other arguments of each vertex go
+	 * through exp (in index order), else (an infinite or NaN max in some
+	 * lane) all three.
+	 */
+	for (size_t l = 0; l < COLORING_LANES; l++)
+		all = all && infinite[l] == 0.0;
+	if (all) {
+		for (size_t v = 0; v < N; v++) {
+			const v8d bv = best[v];
+
+			o[2 * v] = V8SEL(bv == zero, e[3 * v + 1], e[3 * v]);
+			o[2 * v + 1] = V8SEL(bv == zero + 2.0, e[3 * v + 1],
+					     e[3 * v + 2]);
+		}
+		vmath_exp_neg_n((double *)o, (double *)o,
+				2 * N * COLORING_LANES);
+		for (size_t v = 0; v < N; v++) {
+			const v8d bv = best[v], one = zero + 1.0;
+
+			e[3 * v] = V8SEL(bv == zero, one, o[2 * v]);
+			e[3 * v + 1] = V8SEL(bv == zero, o[2 * v],
+					     V8SEL(bv == one, one, o[2 * v + 1]));
+			e[3 * v + 2] = V8SEL(bv == zero + 2.0, one, o[2 * v + 1]);
+		}
+	} else {
+		vmath_exp_neg_n((double *)e, (double *)e, NO * COLORING_LANES);
+	}
+	/* softmax_sums and the division: t = ((0 + e0) + e1) + e2 */
+	for (size_t v = 0; v < N; v++) {
+		t = zero + e[3 * v];
+		t = t + e[3 * v + 1];
+		t = t + e[3 * v + 2];
+		e[3 * v] = e[3 * v] / t;
+		e[3 * v + 1] = e[3 * v + 1] / t;
+		e[3 * v + 2] = e[3 * v + 2] / t;
+	}
+	/* each lane's cycle order: the lanes of one cycle (the seeds of one
+	 * input share it) take their values by one select per cycle */
+	for (size_t l = 0; l < COLORING_LANES; l++) {
+		const uint32_t *ol = order[l < nb ? l : nb - 1];
+		size_t d = 0;
+
+		while (d < ncyc && cyc[d] != ol)
+			d++;
+		if (d == ncyc) {
+			cyc[ncyc++] = ol;
+			lanes[d] = (v8i){0};
+		}
+		lanes[d][l] = -1;
+	}
+	for (size_t k = 0; k < N; k++) {
+		size_t u = cyc[0][k];
+
+		pc[3 * k] = e[3 * u];
+		pc[3 * k + 1] = e[3 * u + 1];
+		pc[3 * k + 2] = e[3 * u + 2];
+		bc[k] = best[u];
+		for (size_t d = 1; d < ncyc; d++) {
+			u = cyc[d][k];
+			pc[3 * k] = V8SEL(lanes[d], e[3 * u], pc[3 * k]);
+			pc[3 * k + 1] = V8SEL(lanes[d], e[3 * u + 1], pc[3 * k + 1]);
+			pc[3 * k + 2] = V8SEL(lanes[d], e[3 * u + 2], pc[3 * k + 2]);
+			bc[k] = V8SEL(lanes[d], best[u], bc[k]);
+		}
+	}
+	/* coloring_loss and coloring_is_proper, edge k -> k+1 mod N */
+	for (size_t k = 0; k < N; k++) {
+		size_t kn = k + 1 == N ? 0 : k + 1;
+
+		for (size_t c = 0; c < TASK_COLORS; c++)
+			s = s + pc[3 * k + c] * pc[3 * kn + c];
+		clash = V8SEL(bc[k] == bc[kn], zero + 1.0, clash);
+	}
+	s = s / (3.0 * (double)N);
+	for (size_t l = 0; l < nb; l++) {
+		loss[l] = s[l];
+		success[l] = clash[l] == 0.0;
+		if (colour)
+			for (size_t v = 0; v < N; v++)
+				colour[l * N + v] = (uint8_t)best[v][l];
+		if (p)
+			for (size_t i = 0; i < NO; i++)
+				p[l * NO + i] = e[i][l];
+	}
+}
+
+static void score_block_generic(uint32_t N, size_t nb, const float *const *z,
+				const uint32_t *const *order, double *loss,
+				uint8_t *success, uint8_t *colour, double *p)
+{
+	score_block_body(N, nb, z, order, loss, success, colour, p);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void
+score_block_avx2(uint32_t N, size_t nb, const float *const *z,
+		 const uint32_t *const *order, double *loss, uint8_t *success,
+		 uint8_t *colour, double *p)
+{
+	score_block_body(N, nb, z, order, loss, success, colour, p);
+}
+
+__attribute__((target("avx512f"))) static void
+score_block_avx512(uint32_t N, size_t nb, const float *const *z,
+		   const uint32_t *const *order, double *loss,
+		   uint8_t *success, uint8_t *colour, double *p)
+{
+	score_block_body(N, nb, z, order, loss, success, colour, p);
+}
+#endif
+
+void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
+			  const uint32_t *const *order, double *loss,
+			  uint8_t *success, uint8_t *colour, double *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		score_block_avx512(N, nb, z, order, loss, success, colour, p);
+		return;
+	case BLAS_ISA_AVX2:
+		score_block_avx2(N, nb, z, order, loss, success, colour, p);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	score_block_generic(N, nb, z, order, loss, success, colour, p);
+}
+
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
 			   size_t slot, const uint32_t *order)
@@ -355,9 +575,11 @@ static void coloring_score(const struct task *t, const struct task_inputs *in,
 			 prob);
 }
 
-/* Sequences whose softmax exponentials coloring_run takes together. */
-#define COLORING_BLOCK 16
-
+/*
+ * The forward pass of the batch, then the scores COLORING_LANES sequences
+ * at a time (coloring_score_block: the same bits as coloring_score); the
+ * evaluation's extra outputs from the block's softmax and colours.
+ */
 static int coloring_run(const struct task *t, const struct model *m,
 			const float *theta, const struct task_inputs *in,
 			size_t i0, size_t ni, const float *seeds, size_t ns,
@@ -365,8 +587,10 @@ static int coloring_run(const struct task *t, const struct model *m,
 			size_t off, char *err)
 {
 	size_t N = t->n, O = TASK_COLORS, B = ni * ns;
-	double e[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
-	double sums[COLORING_BLOCK * TASK_COLORING_MAX_N * TASK_COLORS];
+	double p[COLORING_LANES * TASK_COLORING_MAX_N * TASK_COLORS];
+	uint8_t colour[COLORING_LANES * TASK_COLORING_MAX_N];
+	double loss[COLORING_LANES];
+	const int extra = out->code || out->sampled || out->prob;
 	struct model_batch b = {
 		.n_inputs = ni,
 		.n_seeds = ns,
@@ -382,41 +606,50 @@ static int coloring_run(const struct task *t, const struct model *m,
 	if (rc < 0)
 		return randes_errf(err, rc, "cycle_coloring: forward pass "
 				   "failed");
-	for (size_t s = 0; s < B; s++) {
-		size_t slot = i0 + s / ns, o = off + s;
-		const float *z = ws->logits + s * N * O; /* (N, O) */
-		size_t blk = s % COLORING_BLOCK;
+	for (size_t s0 = 0, nb; s0 < B; s0 += nb) {
+		const float *zs[COLORING_LANES];
+		const uint32_t *os[COLORING_LANES];
 
-		if (blk == 0) {
-			/* the block's exponentials at once: the same bits as
-			 * coloring_softmax's */
-			size_t nb = B - s < COLORING_BLOCK ? B - s
-							   : COLORING_BLOCK;
-			for (size_t k = 0; k < nb; k++)
-				softmax_args(z + k * N * O, (uint32_t)N,
-					     e + k * N * O);
-			vmath_exp_neg_n(e, e, nb * N * O);
-			/* the normalisation, the divisions of the whole block
-			 * at once (IEEE division: the same bits) */
-			for (size_t k = 0; k < nb; k++)
-				softmax_sums((uint32_t)N, e + k * N * O,
-					     sums + k * N * O);
-			vmath_div_n(e, sums, e, nb * N * O);
+		nb = B - s0 < COLORING_LANES ? B - s0 : COLORING_LANES;
+		for (size_t k = 0; k < nb; k++) {
+			size_t s = s0 + k, slot = i0 + s / ns;
+
+			zs[k] = ws->logits + s * N * O; /* (N, O) */
+			os[k] = in->target + slot * N;
 		}
-		coloring_score_p(t, in, slot, z, e + blk * N * O,
-				 &out->loss[o], &out->success[o],
-				 out->code ? &out->code[o] : NULL,
-				 out->sampled ? &out->sampled[o] : NULL,
-				 out->prob ? out->prob + o * t->n_prob : NULL);
-		if (out->dump_feat)
-			memcpy(out->dump_feat + o * N * N,
-			       in->feat + slot * N * N,
-			       N * N * sizeof(float));
-		if (out->dump_logits)
-			memcpy(out->dump_logits + o * N * O, z,
-			       N * O * sizeof(float));
-		if (out->dump_len)
-			out->dump_len[o] = (int32_t)N;
+		coloring_score_block((uint32_t)N, nb, zs, os, loss,
+				     &out->success[off + s0],
+				     extra ? colour : NULL, extra ? p : NULL);
+		for (size_t k = 0; k < nb; k++) {
+			size_t s = s0 + k, slot = i0 + s / ns, o = off + s;
+			const double *pk = p + k * N * O;
+
+			out->loss[o] = (float)loss[k];
+
+			if (out->code) {
+				uint64_t c = 0, w = 1;
+				for (size_t v = 0; v < N; v++) {
+					c += w * colour[k * N + v];
+					w *= TASK_COLORS;
+				}
+				out->code[o] = c;
+			}
+			if (out->sampled)
+				out->sampled[o] = coloring_sampled_success(
+					pk, os[k], (uint32_t)N);
+			if (out->prob)
+				for (size_t i = 0; i < N * O; i++)
+					out->prob[o * t->n_prob + i] = (float)pk[i];
+			if (out->dump_feat)
+				memcpy(out->dump_feat + o * N * N,
+				       in->feat + slot * N * N,
+				       N * N * sizeof(float));
+			if (out->dump_logits)
+				memcpy(out->dump_logits + o * N * O, zs[k],
+				       N * O * sizeof(float));
+			if (out->dump_len)
+				out->dump_len[o] = (int32_t)N;
+		}
 	}
 	return 0;
 }

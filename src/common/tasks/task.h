@@ -293,6 +293,23 @@ double coloring_sampled_success(const double *p, const uint32_t *order,
 int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 		       uint32_t N);
 
+/* Sequences coloring_score_block scores at once (one vector of doubles). */
+#define COLORING_LANES 8u
+
+/*
+ * The training scores of nb <= COLORING_LANES sequences at once, one per
+ * lane of vectors of doubles: z[s] (N, 3) the logits and order[s] (N) the
+ * cycle of sequence s.  Each lane does exactly the scalar operations of
+ * coloring_softmax, coloring_loss, the argmax of
+ * coloring_score (ties to the lower colour, NaN never wins) and
+ * coloring_is_proper, in their order, so the results are bitwise those of
+ * the one-sequence functions.  Writes loss[s] and success[s]; colour
+ * (nb, N) and p (nb, N, 3) too when not NULL.  No allocation.
+ */
+void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
+			  const uint32_t *const *order, double *loss,
+			  uint8_t *success, uint8_t *colour, double *p);
+
 /* ---- grid world: pure dynamics (gridworld.c) -------------------------- */
 
 struct grid_world {
