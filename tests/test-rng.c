@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/blas.h"
 #include "common/rng.h"
 
 /* Random123 kat_vectors, "philox4x32 10" lines: ctr[4] key[2] -> out[4]. */
@@ -50,6 +51,59 @@ START_TEST(rng_stream_layout)
 		for (int w = 0; w < 4; w++)
 			ck_assert_uint_eq(rng_u32(&s), out[w]);
 	}
+}
+END_TEST
+
+/*
+ * rng_philox4x32_10_n equals one scalar call per block on every
+ * instruction set this CPU runs: block counts around the vector width of
+ * 8, first counters that wrap past 2^32 inside a vector, and the three
+ * KAT keys.  The first words are the KAT vectors themselves.
+ */
+START_TEST(rng_philox_n_matches_scalar)
+{
+	static const size_t counts[] = {0, 1, 7, 8, 9, 15, 16, 17, 40, 64, 67};
+	static const uint32_t firsts[] = {0, 1, 0xfffffffbu, 0xffffffffu};
+	enum blas_isa saved = blas_isa_get();
+	int isas = 0;
+
+	for (int isa = 0; isa < 3; isa++) {
+		if (blas_isa_set((enum blas_isa)isa) != 0)
+			continue;
+		isas++;
+		for (size_t k = 0; k < sizeof(kat) / sizeof(kat[0]); k++) {
+			uint32_t got[4 * 67], want[4];
+
+			rng_philox4x32_10_n(kat[k].ctr, kat[k].key, 1, got);
+			ck_assert_msg(!memcmp(got, kat[k].out, sizeof(want)),
+				      "isa %d: KAT vector %zu differs", isa, k);
+			for (size_t f = 0; f < sizeof(firsts) / sizeof(firsts[0]); f++)
+			for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+				uint32_t ctr[4] = {firsts[f], kat[k].ctr[1],
+						   kat[k].ctr[2], kat[k].ctr[3]};
+				size_t n = counts[c];
+
+				memset(got, 0xa5, sizeof(got));
+				rng_philox4x32_10_n(ctr, kat[k].key, n, got);
+				for (size_t b = 0; b < n; b++) {
+					uint32_t cb[4] = {firsts[f] + (uint32_t)b,
+							  ctr[1], ctr[2], ctr[3]};
+
+					rng_philox4x32_10(cb, kat[k].key, want);
+					ck_assert_msg(!memcmp(got + 4 * b, want,
+							      sizeof(want)),
+						      "isa %d key %zu first %08x n %zu: block %zu differs",
+						      isa, k, firsts[f], n, b);
+				}
+				for (size_t w = 4 * n; w < 4 * 67; w++)
+					ck_assert_msg(got[w] == 0xa5a5a5a5u,
+						      "isa %d n %zu: word %zu written",
+						      isa, n, w);
+			}
+		}
+	}
+	blas_isa_set(saved);
+	ck_assert_int_ge(isas, 1);
 }
 END_TEST
 
@@ -237,6 +291,7 @@ static Suite *rng_suite(void)
 
 	tcase_add_loop_test(tc, rng_kat, 0, sizeof(kat) / sizeof(kat[0]));
 	tcase_add_test(tc, rng_stream_layout);
+	tcase_add_test(tc, rng_philox_n_matches_scalar);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rng:streams");

@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "blas.h"
 #include "vmath.h"
 
 #define PHILOX_M0 0xD2511F53u
@@ -34,6 +35,100 @@ void rng_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
 	out[1] = c1;
 	out[2] = c2;
 	out[3] = c3;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * Eight blocks at once, one per 64-bit lane: a lane holds a 32-bit word
+ * zero-extended, so a lane's product with a multiplier is the exact 64-bit
+ * product of the scalar round, and its high and low halves are the
+ * scalar's hi and lo.  The key is the same for every lane.
+ */
+typedef uint64_t philox_v8 __attribute__((vector_size(8 * sizeof(uint64_t))));
+
+#define PHILOX8_BODY                                                       \
+	do {                                                               \
+		const philox_v8 lane = {0, 1, 2, 3, 4, 5, 6, 7};           \
+		const uint64_t m32 = 0xffffffffu;                          \
+		size_t b = 0;                                              \
+                                                                           \
+		for (; b + 8 <= nblocks; b += 8) {                         \
+			uint32_t k0 = key[0], k1 = key[1];                 \
+			philox_v8 c0 = (lane + (uint64_t)ctr[0] + b) & m32; \
+			philox_v8 c1 = (philox_v8){0} + ctr[1];            \
+			philox_v8 c2 = (philox_v8){0} + ctr[2];            \
+			philox_v8 c3 = (philox_v8){0} + ctr[3];            \
+                                                                           \
+			for (int round = 0; round < 10; round++) {         \
+				philox_v8 p0 = c0 * (uint64_t)PHILOX_M0;   \
+				philox_v8 p1 = c2 * (uint64_t)PHILOX_M1;   \
+                                                                           \
+				c0 = (p1 >> 32) ^ c1 ^ k0;                 \
+				c1 = p1 & m32;                             \
+				c2 = (p0 >> 32) ^ c3 ^ k1;                 \
+				c3 = p0 & m32;                             \
+				k0 += PHILOX_W0;                           \
+				k1 += PHILOX_W1;                           \
+			}                                                  \
+			for (int l = 0; l < 8; l++) {                      \
+				uint32_t *o = out + 4 * (b + (size_t)l);   \
+                                                                           \
+				o[0] = (uint32_t)c0[l];                    \
+				o[1] = (uint32_t)c1[l];                    \
+				o[2] = (uint32_t)c2[l];                    \
+				o[3] = (uint32_t)c3[l];                    \
+			}                                                  \
+		}                                                          \
+		for (; b < nblocks; b++) {                                 \
+			uint32_t c[4] = {ctr[0] + (uint32_t)b, ctr[1],     \
+					 ctr[2], ctr[3]};                  \
+                                                                           \
+			rng_philox4x32_10(c, key, out + 4 * b);            \
+		}                                                          \
+	} while (0)
+
+static void philox8_generic(const uint32_t ctr[4], const uint32_t key[2],
+			    size_t nblocks, uint32_t *out)
+{
+	PHILOX8_BODY;
+}
+
+__attribute__((target("avx2"))) static void
+philox8_avx2(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
+	     uint32_t *out)
+{
+	PHILOX8_BODY;
+}
+
+__attribute__((target("avx512f"))) static void
+philox8_avx512(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
+	       uint32_t *out)
+{
+	PHILOX8_BODY;
+}
+#endif
+
+void rng_philox4x32_10_n(const uint32_t ctr[4], const uint32_t key[2],
+			 size_t nblocks, uint32_t *out)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		philox8_avx512(ctr, key, nblocks, out);
+		return;
+	case BLAS_ISA_AVX2:
+		philox8_avx2(ctr, key, nblocks, out);
+		return;
+	case BLAS_ISA_GENERIC:
+		philox8_generic(ctr, key, nblocks, out);
+		return;
+	}
+#endif
+	for (size_t b = 0; b < nblocks; b++) {
+		uint32_t c[4] = {ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3]};
+
+		rng_philox4x32_10(c, key, out + 4 * b);
+	}
 }
 
 void rng_stream_init(struct rng_stream *s, uint64_t seed, uint32_t purpose,
@@ -157,10 +252,8 @@ void rng_normal_fill_at(uint64_t seed, uint32_t purpose, uint32_t generation,
 
 		if (nb > FILL_BLOCKS)
 			nb = FILL_BLOCKS;
-		for (size_t b = 0; b < nb; b++) {
-			ctr[0] = (uint32_t)(block + b);
-			rng_philox4x32_10(ctr, key, w + 4 * b);
-		}
+		ctr[0] = (uint32_t)block;
+		rng_philox4x32_10_n(ctr, key, nb, w);
 		vmath_box_muller_n(w, z, nb);
 		for (size_t i = first; i < 4 * nb && done < n; i++) {
 			out[done++] = z[i];

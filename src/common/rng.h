@@ -42,6 +42,16 @@ enum rng_purpose {
 void rng_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
 		       uint32_t out[4]);
 
+/*
+ * nblocks consecutive blocks: block b is philox({ctr[0] + b (mod 2^32),
+ * ctr[1], ctr[2], ctr[3]}, key), its four words at out[4b .. 4b + 3].
+ * The same words as nblocks calls of rng_philox4x32_10 (integer
+ * arithmetic only), eight blocks per vector where the CPU has AVX2 or
+ * AVX-512 (blas_isa_get()).
+ */
+void rng_philox4x32_10_n(const uint32_t ctr[4], const uint32_t key[2],
+			 size_t nblocks, uint32_t *out);
+
 /* A sequential reader over one stream.  Plain value; copy freely. */
 struct rng_stream {
 	uint32_t key[2];
