@@ -38,6 +38,7 @@
 #include <yaml.h>
 
 #include "err.h"
+#include "yamltext.h"
 
 /* Enum fields are written through an int pointer. */
 _Static_assert(sizeof(enum task_kind) == sizeof(int), "enum size");
@@ -740,20 +741,10 @@ static yaml_node_t *node_at(const struct load *ld, int index)
 	return yaml_document_get_node(ld->doc, index);
 }
 
-/* The scalar text of a node if it is a scalar without NUL bytes. */
-static const char *scalar_of(const yaml_node_t *node)
-{
-	if (!node || node->type != YAML_SCALAR_NODE)
-		return NULL;
-	if (memchr(node->data.scalar.value, '\0', node->data.scalar.length))
-		return NULL;
-	return (const char *)node->data.scalar.value;
-}
-
 /* Numbers and booleans must be plain scalars: "0.5" in quotes is a string. */
 static const char *plain_scalar_of(const yaml_node_t *node)
 {
-	const char *s = scalar_of(node);
+	const char *s = yaml_scalar_text(node);
 
 	if (s && node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return NULL;
@@ -805,7 +796,7 @@ static int read_sched(struct load *ld, const yaml_node_t *node,
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
 	     p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
-		const char *key = scalar_of(k);
+		const char *key = yaml_scalar_text(k);
 		const yaml_node_t **slot = NULL;
 		if (key && strcmp(key, "interp") == 0)
 			slot = &interp_node;
@@ -835,7 +826,7 @@ static int read_sched(struct load *ld, const yaml_node_t *node,
 	}
 
 	snprintf(path, sizeof(path), "%s.interp", d->path);
-	const char *iw = scalar_of(interp_node);
+	const char *iw = yaml_scalar_text(interp_node);
 	const struct enum_word *w = interp_words;
 	for (; iw && w->word; w++)
 		if (strcmp(iw, w->word) == 0)
@@ -961,7 +952,7 @@ static int set_value(struct load *ld, const struct desc *d,
 		break;
 	case DESC_ENUM: {
 		const struct enum_word *w = d->words;
-		s = scalar_of(node);
+		s = yaml_scalar_text(node);
 		for (; s && w->word; w++)
 			if (strcmp(s, w->word) == 0)
 				break;
@@ -971,7 +962,7 @@ static int set_value(struct load *ld, const struct desc *d,
 		break;
 	}
 	case DESC_STRING:
-		s = scalar_of(node);
+		s = yaml_scalar_text(node);
 		if (!s || !name_ok(s, d->size))
 			return fail_desc(ld, node, d);
 		memset(f, 0, d->size);
@@ -1070,7 +1061,7 @@ static int walk_mapping(struct load *ld, const char *prefix,
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
-		const char *key = scalar_of(k);
+		const char *key = yaml_scalar_text(k);
 
 		if (!key || k->data.scalar.length == 0) {
 			struct loc l = loc_of(ld, k);
@@ -1083,7 +1074,7 @@ static int walk_mapping(struct load *ld, const char *prefix,
 		for (yaml_node_pair_t *q = map->data.mapping.pairs.start;
 		     q < p; q++) {
 			yaml_node_t *qk = node_at(ld, q->key);
-			const char *qs = scalar_of(qk);
+			const char *qs = yaml_scalar_text(qk);
 			if (qs && strcmp(qs, key) == 0) {
 				struct loc l = loc_of(ld, k);
 				snprintf(path, sizeof(path), "%s%s%s", prefix,

@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/tasks/task.h"
+#include "common/yamltext.h"
 #include "master/rundir.h"
 #include "master/signals.h"
 #include "master/train.h"
@@ -327,15 +328,6 @@ static yaml_node_t *pnode(struct parse *p, int index)
 	return yaml_document_get_node(p->doc, index);
 }
 
-/* The text of a scalar node without NUL bytes, or NULL. */
-static const char *pscalar(const yaml_node_t *node)
-{
-	if (!node || node->type != YAML_SCALAR_NODE)
-		return NULL;
-	if (memchr(node->data.scalar.value, '\0', node->data.scalar.length))
-		return NULL;
-	return (const char *)node->data.scalar.value;
-}
 
 /*
  * The source text [a, b) of a flow value as one line: line breaks (and the
@@ -408,7 +400,7 @@ static int read_value(struct parse *p, const char *key, const char *path,
 
 	memset(kv, 0, sizeof(*kv));
 	if (node->type == YAML_SCALAR_NODE) {
-		if (!pscalar(node))
+		if (!yaml_scalar_text(node))
 			return pexpect(p, node, path, "a value without NUL bytes");
 		if (node->data.scalar.length == 0 &&
 		    node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
@@ -428,7 +420,7 @@ static int read_value(struct parse *p, const char *key, const char *path,
 	kv->key = str_dup(key);
 	kv->text = one_line(p->text, a, b);
 	if (node->type == YAML_SCALAR_NODE)
-		kv->label = str_dup(pscalar(node));
+		kv->label = str_dup(yaml_scalar_text(node));
 	else
 		kv->label = kv->text ? str_dup(kv->text) : NULL;
 	if (!kv->key || !kv->text || !kv->label) {
@@ -444,7 +436,7 @@ static int read_value(struct parse *p, const char *key, const char *path,
 static int read_key(struct parse *p, const yaml_node_t *knode,
 		    const char *section, const char **key)
 {
-	const char *k = pscalar(knode);
+	const char *k = yaml_scalar_text(knode);
 	char path[160];
 
 	snprintf(path, sizeof(path), "%s", section);
@@ -459,11 +451,11 @@ static int read_key(struct parse *p, const yaml_node_t *knode,
 static int check_duplicate(struct parse *p, const yaml_node_t *map,
 			   const yaml_node_pair_t *pair, const char *path)
 {
-	const char *k = pscalar(pnode(p, pair->key));
+	const char *k = yaml_scalar_text(pnode(p, pair->key));
 
 	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pair;
 	     q++) {
-		const char *o = pscalar(pnode(p, q->key));
+		const char *o = yaml_scalar_text(pnode(p, q->key));
 		if (k && o && strcmp(k, o) == 0) {
 			char got[96];
 			got_text(pnode(p, pair->key), got, sizeof(got));
@@ -495,14 +487,14 @@ static int read_pairs(struct parse *p, const yaml_node_t *map,
 	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
 	     pr < map->data.mapping.pairs.top; pr++) {
 		yaml_node_t *kn = pnode(p, pr->key), *vn = pnode(p, pr->value);
-		const char *k = pscalar(kn);
+		const char *k = yaml_scalar_text(kn);
 		char path[256];
 
 		rc = check_duplicate(p, map, pr, section);
 		if (rc)
 			return rc;
 		if (entry && k && strcmp(k, "name") == 0) {
-			const char *v = pscalar(vn);
+			const char *v = yaml_scalar_text(vn);
 			snprintf(path, sizeof(path), "%s.name", section);
 			if (!v || !explicit_name_ok(v, SWEEP_NAME_MAX - 40))
 				return pexpect(p, vn, path,
@@ -626,7 +618,7 @@ static int read_top(struct parse *p, const yaml_node_t *root)
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 	     pr < root->data.mapping.pairs.top; pr++) {
 		yaml_node_t *kn = pnode(p, pr->key), *vn = pnode(p, pr->value);
-		const char *k = pscalar(kn), *v = pscalar(vn);
+		const char *k = yaml_scalar_text(kn), *v = yaml_scalar_text(vn);
 		char what[160];
 
 		rc = check_duplicate(p, root, pr, "(top level)");
