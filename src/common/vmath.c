@@ -472,10 +472,10 @@ typedef uint32_t v8u32 __attribute__((vector_size(32)));
 			 * their (w2, w3) */                               \
 			memcpy(&wl, w + 4 * i, sizeof(wl));                \
 			memcpy(&wh, w + 4 * i + 8, sizeof(wh));            \
-			a = __builtin_convertvector(__builtin_shuffle(wl, wh, \
-				(v8s32){0, 4, 8, 12, 2, 6, 10, 14}), v8d); \
-			b = __builtin_convertvector(__builtin_shuffle(wl, wh, \
-				(v8s32){1, 5, 9, 13, 3, 7, 11, 15}), v8d); \
+			a = __builtin_convertvector(__builtin_shufflevector(wl, wh, \
+				0, 4, 8, 12, 2, 6, 10, 14), v8d);          \
+			b = __builtin_convertvector(__builtin_shufflevector(wl, wh, \
+				1, 5, 9, 13, 3, 7, 11, 15), v8d);          \
 			u1 = (a + 0.5) * BM_TWO32;                         \
 			u2 = b * BM_TWO32;                                 \
 			/* log_pos(u1) */                                  \
@@ -528,10 +528,10 @@ typedef uint32_t v8u32 __attribute__((vector_size(32)));
 			cf = __builtin_convertvector(c, v8f);              \
 			sf = __builtin_convertvector(s, v8f);              \
 			/* block l: c[l], s[l], c[l + 4], s[l + 4] */      \
-			ol = __builtin_shuffle(cf, sf,                     \
-				(v8s32){0, 8, 4, 12, 1, 9, 5, 13});        \
-			oh = __builtin_shuffle(cf, sf,                     \
-				(v8s32){2, 10, 6, 14, 3, 11, 7, 15});      \
+			ol = __builtin_shufflevector(cf, sf,               \
+				0, 8, 4, 12, 1, 9, 5, 13);                 \
+			oh = __builtin_shufflevector(cf, sf,               \
+				2, 10, 6, 14, 3, 11, 7, 15);               \
 			memcpy(z_out + 4 * i, &ol, sizeof(ol));            \
 			memcpy(z_out + 4 * i + 8, &oh, sizeof(oh));        \
 		}                                                          \

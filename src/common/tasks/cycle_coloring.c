@@ -232,26 +232,29 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 		for (size_t l = 0; l < COLORING_LANES; l++)
 			memcpy(&r[l], z[l < nb ? l : nb - 1] + i, sizeof(v8f));
 		for (size_t l = 0; l < COLORING_LANES; l += 2) {
-			u[l] = __builtin_shuffle(r[l], r[l + 1],
-						 (v8s){0, 8, 1, 9, 4, 12, 5, 13});
-			u[l + 1] = __builtin_shuffle(r[l], r[l + 1],
-						     (v8s){2, 10, 3, 11, 6, 14, 7, 15});
+			u[l] = __builtin_shufflevector(r[l], r[l + 1],
+						0, 8, 1, 9, 4, 12, 5, 13);
+			u[l + 1] = __builtin_shufflevector(r[l], r[l + 1],
+						2, 10, 3, 11, 6, 14, 7, 15);
 		}
 		for (size_t l = 0; l < COLORING_LANES; l += 4)
 			for (size_t h = 0; h < 2; h++) {
-				w[l + h] = __builtin_shuffle(u[l + h], u[l + h + 2],
-							     (v8s){0, 1, 8, 9, 4, 5, 12, 13});
-				w[l + h + 2] = __builtin_shuffle(u[l + h], u[l + h + 2],
-								 (v8s){2, 3, 10, 11, 6, 7, 14, 15});
+				v8f a = u[l + h], b = u[l + h + 2];
+
+				w[l + h] = __builtin_shufflevector(a, b,
+						0, 1, 8, 9, 4, 5, 12, 13);
+				w[l + h + 2] = __builtin_shufflevector(a, b,
+						2, 3, 10, 11, 6, 7, 14, 15);
 			}
 		/* w[0..3]: rows 0-3, columns {0,4} {2,6} {1,5} {3,7} in
 		 * halves; w[4..7] rows 4-7 */
 		for (size_t j = 0; j < 4; j++) {
 			static const size_t src[4] = {0, 2, 1, 3};
-			v8f lo = __builtin_shuffle(w[src[j]], w[4 + src[j]],
-						   (v8s){0, 1, 2, 3, 8, 9, 10, 11});
-			v8f hi = __builtin_shuffle(w[src[j]], w[4 + src[j]],
-						   (v8s){4, 5, 6, 7, 12, 13, 14, 15});
+			v8f a = w[src[j]], b = w[4 + src[j]];
+			v8f lo = __builtin_shufflevector(a, b,
+						0, 1, 2, 3, 8, 9, 10, 11);
+			v8f hi = __builtin_shufflevector(a, b,
+						4, 5, 6, 7, 12, 13, 14, 15);
 			zt[i + j] = __builtin_convertvector(lo, v8d);
 			zt[i + j + 4] = __builtin_convertvector(hi, v8d);
 		}
