@@ -37,6 +37,17 @@ void rng_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
 	out[3] = c3;
 }
 
+/* Blocks b0 .. nblocks - 1 of rng_philox4x32_10_n, one call each. */
+static void philox_blocks(const uint32_t ctr[4], const uint32_t key[2],
+			  size_t b0, size_t nblocks, uint32_t *out)
+{
+	for (size_t b = b0; b < nblocks; b++) {
+		uint32_t c[4] = {ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3]};
+
+		rng_philox4x32_10(c, key, out + 4 * b);
+	}
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 /*
  * Eight blocks at once, one per 64-bit lane: a lane holds a 32-bit word
@@ -79,12 +90,7 @@ typedef uint64_t philox_v8 __attribute__((vector_size(8 * sizeof(uint64_t))));
 				o[3] = (uint32_t)c3[l];                    \
 			}                                                  \
 		}                                                          \
-		for (; b < nblocks; b++) {                                 \
-			uint32_t c[4] = {ctr[0] + (uint32_t)b, ctr[1],     \
-					 ctr[2], ctr[3]};                  \
-                                                                           \
-			rng_philox4x32_10(c, key, out + 4 * b);            \
-		}                                                          \
+		philox_blocks(ctr, key, b, nblocks, out);                  \
 	} while (0)
 
 static void philox8_generic(const uint32_t ctr[4], const uint32_t key[2],
@@ -124,11 +130,7 @@ void rng_philox4x32_10_n(const uint32_t ctr[4], const uint32_t key[2],
 		return;
 	}
 #endif
-	for (size_t b = 0; b < nblocks; b++) {
-		uint32_t c[4] = {ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3]};
-
-		rng_philox4x32_10(c, key, out + 4 * b);
-	}
+	philox_blocks(ctr, key, 0, nblocks, out);
 }
 
 void rng_stream_init(struct rng_stream *s, uint64_t seed, uint32_t purpose,

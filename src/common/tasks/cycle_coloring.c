@@ -531,6 +531,18 @@ static void coloring_make_eval(const struct task *t, uint64_t run_seed,
 }
 
 /* coloring_score with the softmax p (N, 3) of z already made. */
+/* The colouring as one base-3 number: colour[0] + 3 colour[1] + ... */
+static uint64_t colour_code(const uint8_t *colour, uint32_t N)
+{
+	uint64_t c = 0, w = 1;
+
+	for (uint32_t v = 0; v < N; v++) {
+		c += w * colour[v];
+		w *= TASK_COLORS;
+	}
+	return c;
+}
+
 static void coloring_score_p(const struct task *t,
 			     const struct task_inputs *in, size_t slot,
 			     const float *z, const double *p, float *loss,
@@ -540,7 +552,6 @@ static void coloring_score_p(const struct task *t,
 	uint32_t N = t->n;
 	const uint32_t *order = in->target + slot * N;
 	uint8_t colour[TASK_COLORING_MAX_N];
-	uint64_t c = 0, w = 1;
 
 	*loss = (float)coloring_loss(p, order, N);
 	for (uint32_t v = 0; v < N; v++) {
@@ -553,12 +564,10 @@ static void coloring_score_p(const struct task *t,
 		unsigned b2 = zv[2] > m1;
 		unsigned best = b2 ? 2u : b1;
 		colour[v] = (uint8_t)best;
-		c += w * best;
-		w *= TASK_COLORS;
 	}
 	*success = (uint8_t)coloring_is_proper(colour, order, N);
 	if (code)
-		*code = c;
+		*code = colour_code(colour, N);
 	if (sampled)
 		*sampled = coloring_sampled_success(p, order, N);
 	if (prob)
@@ -629,14 +638,9 @@ static int coloring_run(const struct task *t, const struct model *m,
 
 			out->loss[o] = (float)loss[k];
 
-			if (out->code) {
-				uint64_t c = 0, w = 1;
-				for (size_t v = 0; v < N; v++) {
-					c += w * colour[k * N + v];
-					w *= TASK_COLORS;
-				}
-				out->code[o] = c;
-			}
+			if (out->code)
+				out->code[o] = colour_code(colour + k * N,
+							   (uint32_t)N);
 			if (out->sampled)
 				out->sampled[o] = coloring_sampled_success(
 					pk, os[k], (uint32_t)N);
