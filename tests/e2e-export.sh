@@ -106,6 +106,51 @@ else
 	echo "SKIP: /usr/bin/python3 not available; recall-positions not run"
 fi
 
+# model.init_from: a run that starts from an exported model (a curriculum
+# over N for recall).  The same config starts from exactly the exported
+# theta (its hash is the last one of the run it came from); the start is
+# the same on 1 and 2 ranks; a resumed run takes theta from its checkpoint
+# and no longer needs the file; a file that is missing or does not fit is
+# refused with exit 3.
+cat >from.yaml <<'YAML'
+run: {name: from, seed: 3, generations: 2, checkpoint_every: 1, eval_at_end: false}
+task: {kind: associative_recall, num_tokens: 4}
+objective: {variant: E_r0, adversary: exhaustive}
+es: {population: 8}
+YAML
+run 0 train from.yaml --run-dir n4 >/dev/null 2>&1 || fail "N = 4 training"
+run 0 export n4 --out n4.safetensors >/dev/null || fail "N = 4 export"
+run 0 train from.yaml --run-dir n4-again --set model.init_from=n4.safetensors \
+	>again.out 2>&1 || fail "N = 4 from itself"
+grep -q "theta initialised from n4.safetensors (theta hash $(last_hash n4))" \
+	again.out || fail "the start is not the exported theta"
+for np in 1 2; do
+	run $np train from.yaml --run-dir n6-$np --set task.num_tokens=6 \
+		--set model.init_from=n4.safetensors >n6-$np.out 2>&1 ||
+		fail "N = 6 from N = 4, -np $np"
+done
+start=$(grep -o "theta initialised from n4.safetensors (theta hash [0-9a-f]*)" n6-1.out) ||
+	fail "no start line at -np 1"
+grep -qF "$start" n6-2.out || fail "the start differs between -np 1 and -np 2"
+[ "$(hashes n6-1)" = "$(hashes n6-2)" ] || fail "init_from: -np 1 and -np 2 differ"
+run 0 train from.yaml --run-dir n6-fresh --set task.num_tokens=6 >/dev/null 2>&1 ||
+	fail "N = 6 fresh"
+[ "$(hashes n6-fresh | head -1)" != "$(hashes n6-1 | head -1)" ] ||
+	fail "init_from changed nothing"
+mv n4.safetensors n4-moved.safetensors
+run 2 train from.yaml --run-dir n6-1 --set task.num_tokens=6 \
+	--set model.init_from=n4.safetensors --set run.generations=3 --resume \
+	>/dev/null 2>&1 || fail "the resumed run needed the start file"
+[ "$(hashes n6-1 | wc -l)" = 3 ] || fail "the resumed run did not go on"
+expect_exit 3 run 0 train from.yaml --run-dir n6-gone --set task.num_tokens=6 \
+	--set model.init_from=n4.safetensors
+grep -q "n4.safetensors" last.err || fail "missing start file: message does not name it"
+expect_exit 3 run 0 train from.yaml --run-dir n6-col --set task.num_tokens=6 \
+	--set model.init_from=m.safetensors
+grep -q "a cycle_coloring model" last.err || fail "colouring start: no reason given"
+expect_exit 2 run 0 check-config from.yaml --set "model.init_from=a b"
+pass "model.init_from: exact start, same on 1 and 2 ranks, resume without the file, refusals"
+
 head -c 200 m.safetensors >trunc.safetensors
 expect_exit 3 run 0 eval trunc.safetensors
 grep -q "trunc.safetensors" last.err || fail "message does not name the file"

@@ -78,6 +78,7 @@ enum desc_type {
 #define DF_EVEN (1u << 5)     /* integers: must be even                   */
 #define DF_NAME (1u << 6)     /* strings: [A-Za-z0-9._-], 1..size-1 chars */
 #define DF_LOCKED_V1 (1u << 7) /* also hashed by config_hash_locked_v1()   */
+#define DF_PATH (1u << 8)     /* strings: a file path, [A-Za-z0-9._+/-], may be empty */
 
 struct enum_word {
 	const char *word;
@@ -261,6 +262,8 @@ static const struct desc descs[] = {
 	{.path = "model.weight_init_var", .type = DESC_DOUBLE,
 	 F(model.weight_init_var), .min = 0, .max = HUGE_VAL,
 	 .flags = DF_LOCKED | DF_MIN_EXCL},
+	{.path = "model.init_from", .type = DESC_STRING, F(model.init_from),
+	 .flags = DF_PATH},
 
 	{.path = "objective.variant", .type = DESC_ENUM,
 	 F(objective.variant), .words = variant_words},
@@ -474,8 +477,14 @@ static void describe(const struct desc *d, char *buf, size_t cap)
 			PUT("%s%s", w == d->words ? "" : ", ", w->word);
 		break;
 	case DESC_STRING:
-		PUT("a name of 1 to %zu characters from A-Z a-z 0-9 . _ -",
-		    d->size - 1);
+		if (d->flags & DF_PATH)
+			PUT("\"\" or a path of up to %zu characters from "
+			    "A-Z a-z 0-9 . _ - + /",
+			    d->size - 1);
+		else
+			PUT("a name of 1 to %zu characters from A-Z a-z 0-9 "
+			    ". _ -",
+			    d->size - 1);
 		break;
 	}
 #undef PUT
@@ -505,17 +514,23 @@ static int double_ok(const struct desc *d, double v)
 	return 1;
 }
 
-static int name_ok(const char *s, size_t cap)
+/*
+ * A name: 1 to cap - 1 characters from [A-Za-z0-9._-].  A path (DF_PATH)
+ * may also hold '+' and '/' and may be empty (none); neither needs quoting
+ * or escaping in the YAML we write.
+ */
+static int string_ok(const char *s, size_t cap, unsigned flags)
 {
 	size_t n = strnlen(s, cap);
+	int path = (flags & DF_PATH) != 0;
 
-	if (n == 0 || n >= cap)
+	if ((n == 0 && !path) || n >= cap)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
+		      c == '-' || (path && (c == '/' || c == '+'))))
 			return 0;
 	}
 	return 1;
@@ -963,7 +978,7 @@ static int set_value(struct load *ld, const struct desc *d,
 	}
 	case DESC_STRING:
 		s = yaml_scalar_text(node);
-		if (!s || !name_ok(s, d->size))
+		if (!s || !string_ok(s, d->size, d->flags))
 			return fail_desc(ld, node, d);
 		memset(f, 0, d->size);
 		memcpy(f, s, strlen(s));
@@ -1422,7 +1437,7 @@ static int validate_fields(const struct config *c, char *err)
 			snprintf(got, sizeof(got), "%d", *(const int *)f);
 			break;
 		case DESC_STRING:
-			ok = name_ok((const char *)f, d->size);
+			ok = string_ok((const char *)f, d->size, d->flags);
 			snprintf(got, sizeof(got), "%.40s",
 				 strnlen((const char *)f, d->size) < d->size
 					 ? (const char *)f

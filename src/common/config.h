@@ -175,6 +175,8 @@ struct config_model {
 	uint32_t index_dim;         /* learned per-index embedding dim (gridworld coordinates) */
 	double embedding_init_var;  /* first_embedding_init_var: 1 (AR), 0.1 (colouring) */
 	double weight_init_var;     /* w_init_var: 1                          */
+	/* "" or an exported model whose tensors start the run (docs/config.md) */
+	char init_from[CONFIG_PATH_LEN];
 };
 
 struct config_objective {

@@ -15,6 +15,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/modelfile.h"
 #include "common/safetensors.h"
 #include "common/objective.h"
 #include "master/rundir.h"
@@ -430,96 +431,6 @@ static int path_is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/*
- * Loads a model exported by `randes export`: the config from its metadata
- * ("config", the resolved YAML), then theta through the strict decoder
- * against the layout that config gives.  *theta is malloc'd (caller frees).
- * RANDES_EIO if unreadable, RANDES_EDATA if malformed or not from randes.
- */
-static int load_exported(const char *path, struct config *cfg, float **theta,
-			 size_t *D, char *err)
-{
-	struct objective *obj = NULL;
-	struct params_layout flat;
-	const struct params_layout *layout;
-	struct json_doc *doc = NULL;
-	const struct json_value *meta, *text;
-	char *buf = NULL;
-	size_t len = 0;
-	uint64_t n = 0;
-	int rc;
-
-	*theta = NULL;
-	rc = fsutil_read_file(path, (size_t)1 << 32, &buf, &len, err);
-	if (rc)
-		return rc;
-	if (len < 8) {
-		rc = randes_errf(err, RANDES_EDATA,
-				 "%s: %zu bytes, too short for safetensors",
-				 path, len);
-		goto out;
-	}
-	for (int i = 7; i >= 0; i--)
-		n = (n << 8) | (unsigned char)buf[i];
-	if (n > len - 8 || n > SAFETENSORS_MAX_HEADER) {
-		rc = randes_errf(err, RANDES_EDATA,
-				 "%s: header length %llu runs past the end of "
-				 "the file",
-				 path, (unsigned long long)n);
-		goto out;
-	}
-	rc = json_parse(buf + 8, (size_t)n, &doc, err);
-	if (rc) {
-		randes_err_prefix(err, "%s: header", path);
-		rc = RANDES_EDATA;
-		goto out;
-	}
-	meta = json_object_get(json_doc_root(doc), "__metadata__");
-	text = json_object_get(meta, "config");
-	if (!text || text->type != JSON_STRING) {
-		rc = randes_errf(err, RANDES_EDATA,
-				 "%s: no randes config in the metadata (was it "
-				 "written by randes export?)",
-				 path);
-		goto out;
-	}
-	rc = config_load_string(cfg, text->str, text->str_len, path, NULL, 0,
-				err);
-	if (rc) {
-		rc = RANDES_EDATA;
-		goto out;
-	}
-	rc = objective_new(&obj, cfg, err);
-	if (rc)
-		goto out;
-	*D = objective_n_params(obj);
-	if (obj->task->has_model) {
-		layout = &obj->model.layout;
-	} else {
-		size_t shape[1] = {*D};
-		params_layout_init(&flat);
-		params_add(&flat, "x", 1, shape);
-		layout = &flat;
-	}
-	*theta = malloc(sizeof(float) * (*D ? *D : 1));
-	if (!*theta) {
-		rc = randes_errf(err, RANDES_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = safetensors_decode((const unsigned char *)buf, len, layout, *theta,
-				NULL, err);
-	if (rc) {
-		randes_err_prefix(err, "%s", path);
-		free(*theta);
-		*theta = NULL;
-	}
-out:
-	objective_free(obj);
-	json_doc_free(doc);
-	free(buf);
-	return rc;
-}
-
 int eval_command(struct comm *c, const char *run_dir,
 		 const struct eval_options *o, char *err)
 {
@@ -537,7 +448,7 @@ int eval_command(struct comm *c, const char *run_dir,
 	if (c->rank == 0 && (is_file = path_is_file(run_dir)) == 1) {
 		/* An exported model: evaluate it where it lies. */
 		size_t d = 0;
-		rc = load_exported(run_dir, &cfg, &exported, &d, err);
+		rc = modelfile_load(run_dir, &cfg, &exported, &d, err);
 		theta = exported;
 		D = d;
 		if (rc == 0 && !eo.out) {

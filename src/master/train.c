@@ -13,6 +13,7 @@
 #include "common/es.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/modelfile.h"
 #include "common/objective.h"
 #include "common/params.h"
 #include "master/eval_cmd.h"
@@ -176,6 +177,18 @@ static int master_setup(const struct config *cfg,
 		goto fail;
 	}
 	objective_init_theta(obj, theta0);
+	if (!have_ck && cfg->model.init_from[0]) {
+		/* a new run that starts from a trained model; a resumed one
+		 * takes theta from its checkpoint */
+		rc = modelfile_init_theta(obj, cfg->model.init_from, theta0,
+					  err);
+		if (rc)
+			goto fail;
+		log_msg(LOG_INFO,
+			"train: theta initialised from %s (theta hash "
+			"%016" PRIx64 ")",
+			cfg->model.init_from, params_hash(theta0, D));
+	}
 	rc = es_init(es, cfg, theta0, D, err);
 	if (rc)
 		goto fail;
