@@ -9,12 +9,14 @@
  * not from the code under test.
  */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/model.h"
 #include "common/modelfile.h"
 #include "common/objective.h"
 #include "common/params.h"
@@ -31,21 +33,27 @@
 	"input_embedding: mlp,\n" \
 	"        seed_encoding: {kind: bits, dim: 10, placement: " \
 	"every_token}}\n" \
-	"objective: {variant: E_r0}\n" \
+	"objective: {variant: %s, seeds: 3}\n" \
 	"es: {population: 4}\n"
 
-static struct objective *recall_objective(unsigned n, unsigned width)
+static struct objective *recall_variant(unsigned n, unsigned width,
+				       const char *variant)
 {
 	char y[1024], err[RANDES_ERR_LEN];
 	struct config cfg;
 	struct objective *obj = NULL;
 
-	snprintf(y, sizeof(y), RECALL_YAML, n, width);
+	snprintf(y, sizeof(y), RECALL_YAML, n, width, variant);
 	ck_assert_msg(config_load_string(&cfg, y, strlen(y), "t.yaml", NULL, 0,
 					 err) == 0,
 		      "%s", err);
 	ck_assert_msg(objective_new(&obj, &cfg, err) == 0, "%s", err);
 	return obj;
+}
+
+static struct objective *recall_objective(unsigned n, unsigned width)
+{
+	return recall_variant(n, width, "E_r0");
 }
 
 static struct objective *coloring_objective(void)
@@ -245,6 +253,84 @@ START_TEST(modelfile_refusals)
 }
 END_TEST
 
+/* The logits of input i of obj's current batch under one seed vector,
+ * through the reference forward. */
+static void ref_logits(const struct objective *obj, const float *theta,
+		       size_t i, const float *seed, float *logits)
+{
+	const struct task *t = obj->task;
+	size_t Lx = t->io.seq_len, F = t->io.feat;
+	struct model_batch b = {
+		.n_inputs = 1,
+		.n_seeds = 1,
+		.feat = obj->inputs->feat + i * Lx * F,
+		.seed = seed,
+	};
+
+	ck_assert_int_eq(model_forward_ref(&obj->model, theta, &b, logits),
+			 0);
+}
+
+/*
+ * A fixed-seed model read into a fresh-seed run: under every seed the start
+ * answers as the file's model answers r0.  Read into another fixed-seed
+ * run, nothing is folded, and another seed changes the answer.
+ */
+START_TEST(modelfile_fold_r0)
+{
+	const char *dir = tu_mkdtemp();
+	struct objective *src = recall_variant(5, 16, "E_r0");
+	struct objective *qr = recall_variant(5, 16, "q_R");
+	struct objective *er0 = recall_variant(5, 16, "E_r0");
+	float *ft = fresh_theta(src), *tq = fresh_theta(qr);
+	float *te = fresh_theta(er0);
+	char err[RANDES_ERR_LEN];
+	const char *path;
+	size_t S = 0;
+	const float *r0 = objective_r0(src, &S);
+	float want[8], got[8];
+
+	/* a seed part that matters: the seed rows of embed.w scaled up */
+	for (size_t k = src->model.spec.din - S; k < src->model.spec.din; k++)
+		for (size_t c = 0; c < 16; c++)
+			ft[src->model.off.embed_w + k * 16 + c] *= 8.0f;
+	path = write_model(dir, "r0.safetensors", src, ft);
+	ck_assert_msg(modelfile_init_theta(qr, path, tq, err) == 0, "%s", err);
+	ck_assert_msg(modelfile_init_theta(er0, path, te, err) == 0, "%s",
+		      err);
+	ck_assert_int_eq(objective_prepare(src, 0, err), 0);
+	ck_assert_int_eq(objective_prepare(qr, 0, err), 0);
+	ck_assert_int_eq(objective_prepare(er0, 0, err), 0);
+	ck_assert_uint_eq(qr->n_seeds, 3);
+	for (size_t i = 0; i < 4; i++) {
+		ref_logits(src, ft, i, r0, want);
+		for (size_t j = 0; j < qr->n_seeds; j++) {
+			ref_logits(qr, tq, i, qr->seeds + j * S, got);
+			for (size_t o = 0; o < VALUE_BITS; o++)
+				ck_assert_msg(fabsf(got[o] - want[o]) <=
+						      1e-4f * (1.0f + fabsf(want[o])),
+					      "input %zu seed %zu bit %zu: %g, "
+					      "r0 gave %g",
+					      i, j, o, (double)got[o],
+					      (double)want[o]);
+		}
+	}
+	/* not folded for a fixed-seed run: the copy is exact, and a seed
+	 * other than r0 gives other logits */
+	ck_assert_mem_eq(te, ft, sizeof(float) * objective_n_params(src));
+	ref_logits(er0, te, 0, r0, want);
+	ref_logits(er0, te, 0, qr->seeds, got);
+	ck_assert(memcmp(got, want, sizeof(float) * VALUE_BITS) != 0);
+	free(ft);
+	free(tq);
+	free(te);
+	objective_free(src);
+	objective_free(qr);
+	objective_free(er0);
+	tu_rm_rf(dir);
+}
+END_TEST
+
 static Suite *modelfile_suite(void)
 {
 	Suite *s = suite_create("modelfile");
@@ -254,6 +340,7 @@ static Suite *modelfile_suite(void)
 	tcase_add_test(tc, modelfile_recall_grow);
 	tcase_add_test(tc, modelfile_recall_shrink);
 	tcase_add_test(tc, modelfile_refusals);
+	tcase_add_test(tc, modelfile_fold_r0);
 	suite_add_tcase(s, tc);
 	return s;
 }

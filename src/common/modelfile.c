@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "fsutil.h"
+#include "log.h"
 #include "json.h"
 #include "params.h"
 #include "safetensors.h"
@@ -144,6 +145,42 @@ static int copy_recall_embed(const struct params_tensor *to, float *dst,
 	return 1;
 }
 
+/*
+ * A model trained with its one fixed seed r0 (E_r0, q_r0) read into a run
+ * with fresh seeds (E_R, q_R).  Its seed rows of embed.w only ever met r0,
+ * so they act as a bias: under other seeds the model is lost (an N = 10
+ * recall model at 100 % with r0 drops to 8 % with fresh seeds).  They are
+ * folded into the bias, embed.b += r0 W_seed and W_seed = 0, so the start
+ * computes for every seed what the file's model computed for r0 (the bias
+ * summed in double, then rounded): a deterministic start, from which
+ * training decides how to use the seed.  Only where the seed is the same
+ * vector appended to every token; 0 if not folded.
+ */
+static int fold_r0(const struct objective *run, const struct objective *file,
+		   float *theta)
+{
+	const struct model_spec *s = &run->model.spec;
+	size_t W = s->width, R = s->rse_dim, first = s->din - R;
+	float *w = theta + run->model.off.embed_w;
+	float *b = theta + run->model.off.embed_b;
+
+	if (!file->uses_r0 || run->uses_r0 ||
+	    s->rse_placement != RSE_PLACEMENT_EVERY_TOKEN ||
+	    s->embed == MODEL_EMBED_NONE || R == 0 ||
+	    file->model.spec.seed_size != R)
+		return 0;
+	for (size_t c = 0; c < W; c++) {
+		double acc = b[c];
+
+		for (size_t r = 0; r < R; r++)
+			acc += (double)file->r0[r] * w[(first + r) * W + c];
+		b[c] = (float)acc;
+	}
+	for (size_t r = 0; r < R; r++)
+		memset(w + (first + r) * W, 0, sizeof(float) * W);
+	return 1;
+}
+
 int modelfile_init_theta(const struct objective *obj, const char *path,
 			 float *theta, char *err)
 {
@@ -228,6 +265,12 @@ int modelfile_init_theta(const struct objective *obj, const char *path,
 					 path, t->name, a, b);
 			goto out;
 		}
+		if (fold_r0(obj, fobj, out))
+			log_msg(LOG_INFO,
+				"%s: trained with a fixed seed r0; its seed "
+				"rows of embed.w are folded into embed.b, so "
+				"the start answers every seed as it answered r0",
+				path);
 	}
 	memcpy(theta, out, sizeof(float) * D);
 out:
