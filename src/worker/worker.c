@@ -50,11 +50,20 @@ int worker_init(struct worker *w, struct comm *comm, struct objective *obj,
 		if (!w->reports || !w->counts || !w->displs)
 			goto fail;
 		/* The noise of rank 0's pairs, kept for the update (it would
-		 * rebuild it otherwise), up to WORKER_KEEP_NOISE_BYTES. */
-		if (w->pairs * w->dim <= WORKER_KEEP_NOISE_BYTES / sizeof(float)) {
-			w->noise_kept = malloc(sizeof(float) * w->pairs *
+		 * rebuild it otherwise), up to WORKER_KEEP_NOISE_BYTES: its
+		 * own block under static assignment, any pair under dynamic
+		 * assignment (rank 0 may be handed any chunk). */
+		w->keep_first = 0;
+		w->keep_count = w->pairs;
+		if (!(cfg->es.assign == ES_ASSIGN_DYNAMIC && comm->size > 1))
+			comm_block(w->pairs, 0, comm->size, &w->keep_first,
+				   &w->keep_count);
+		if (w->keep_count * w->dim <=
+		    WORKER_KEEP_NOISE_BYTES / sizeof(float)) {
+			w->noise_kept = malloc(sizeof(float) *
+					       (w->keep_count ? w->keep_count : 1) *
 					       w->dim);
-			w->kept = calloc(w->pairs, 1);
+			w->kept = calloc(w->keep_count ? w->keep_count : 1, 1);
 			if (!w->noise_kept || !w->kept)
 				goto fail;
 		}
@@ -103,11 +112,13 @@ static int score_pairs(struct worker *w, const struct es_view *view,
 	int rc;
 
 	for (size_t k = k0; k < k0 + count; k++) {
-		float *noise = w->kept ? w->noise_kept + k * w->dim : w->noise;
+		size_t slot = k - w->keep_first; /* wraps below the block */
+		int keep = w->kept && slot < w->keep_count;
+		float *noise = keep ? w->noise_kept + slot * w->dim : w->noise;
 
 		es_member_pair(view, (uint32_t)k, noise, w->plus, w->minus);
-		if (w->kept)
-			w->kept[k] = 1;
+		if (keep)
+			w->kept[slot] = 1;
 		rc = objective_score(w->obj, w->plus, &s, err);
 		if (rc)
 			return rc;
@@ -310,8 +321,12 @@ const float *worker_pair_noise(const void *ctx, size_t k)
 {
 	const struct worker *w = ctx;
 
+	size_t slot = k - w->keep_first;
+
 	RANDES_ASSERT(k < w->pairs);
-	return w->kept && w->kept[k] ? w->noise_kept + k * w->dim : NULL;
+	return w->kept && slot < w->keep_count && w->kept[slot]
+		       ? w->noise_kept + slot * w->dim
+		       : NULL;
 }
 
 int worker_generation(struct worker *w, const struct es_view *view,
@@ -327,7 +342,7 @@ int worker_generation(struct worker *w, const struct es_view *view,
 	if (err)
 		err[0] = '\0';
 	if (w->kept)
-		memset(w->kept, 0, w->pairs);
+		memset(w->kept, 0, w->keep_count);
 	rc = objective_prepare(w->obj, view->generation, err);
 	if (rc == 0) {
 		if (w->cfg->es.assign == ES_ASSIGN_DYNAMIC && c->size > 1)

@@ -68,8 +68,10 @@ struct worker {
 	uint8_t *done;          /* (P/2) pairs scored this generation       */
 	/* rank 0: the noise of the pairs it scored this generation, kept for
 	 * the update (es_update_noise; worker_pair_noise) */
-	float *noise_kept;      /* (P/2, D)                                 */
-	uint8_t *kept;          /* (P/2) pair k's noise is in noise_kept    */
+	size_t keep_first, keep_count; /* the pairs it may keep            */
+	float *noise_kept;      /* (keep_count, D)                          */
+	uint8_t *kept;          /* (keep_count) pair keep_first + i's noise
+				   is in noise_kept row i                   */
 	struct worker_report *reports; /* rank 0: (size) gathered reports   */
 	int *counts, *displs;   /* rank 0: Gatherv layout (static)          */
 };
