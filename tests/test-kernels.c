@@ -1031,6 +1031,85 @@ START_TEST(kernels_vmath_exp)
 }
 END_TEST
 
+/* |a - b| in units of b's last place, in float. */
+static double ulpsf(float a, float b)
+{
+	if (a == b)
+		return 0.0;
+	return fabs((double)a - (double)b) /
+	       ((double)nextafterf(fabsf(b), INFINITY) - (double)fabsf(b));
+}
+
+/*
+ * vmath_expf_neg against the correctly rounded e^x (libm's double exp
+ * rounded to float) over a sweep of [-87, 0] (every 2^-12 down to -16,
+ * then every 2^-6, and random points), and the vector form against the
+ * scalar bit for bit on every instruction set.
+ */
+START_TEST(kernels_vmath_expf)
+{
+	enum blas_isa list[3], saved = blas_isa_get();
+	int nisa = isas(list);
+	const size_t nsweep = 16 * 4096 + 71 * 64, n = nsweep + 20011;
+	float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+	double worst = 0.0, worst_at = 0.0;
+	struct rng_stream st;
+
+	ck_assert(x && y);
+	for (size_t i = 0; i < 16 * 4096; i++)
+		x[i] = -(float)i / 4096.0f;
+	for (size_t i = 0; i < 71 * 64; i++)
+		x[16 * 4096 + i] = -16.0f - (float)i / 64.0f;
+	rng_stream_init(&st, 14, RNG_PURPOSE_TEST, 0, 0);
+	for (size_t i = nsweep; i < n; i++) {
+		float u = rng_uniform(&st);
+		x[i] = i % 2 ? -87.0f * u : -0.5f * u * u;
+	}
+	for (size_t i = 0; i < n; i++) {
+		float want = (float)exp((double)x[i]);
+		double d = ulpsf(vmath_expf_neg(x[i]), want);
+
+		if (d > worst) {
+			worst = d;
+			worst_at = x[i];
+		}
+	}
+	ck_assert_msg(worst <= 2.0, "expf: %.2f ulp from e^x at x = %.9g",
+		      worst, worst_at);
+	ck_assert(vmath_expf_neg(0.0f) == 1.0f);
+	ck_assert(vmath_expf_neg(-0.0f) == 1.0f);
+	ck_assert(vmath_expf_neg(-87.0f) > 0.0f);
+	ck_assert(isnormal(vmath_expf_neg(-87.0f)));
+	ck_assert(vmath_expf_neg(-87.01f) == 0.0f);
+	ck_assert(vmath_expf_neg(-INFINITY) == 0.0f);
+	ck_assert(isnan(vmath_expf_neg(NAN)));
+	ck_assert(vmath_expf_neg(3.0f) == 1.0f); /* x > 0 taken as 0 */
+	for (int k = 0; k < nisa; k++) {
+		ck_assert_int_eq(blas_isa_set(list[k]), 0);
+		x[5] = NAN;
+		x[6] = -INFINITY;
+		x[7] = -1000.0f;
+		/* and in the second vector of a 32-element step */
+		x[17] = NAN;
+		x[20] = -INFINITY;
+		x[30] = 5.0f;
+		vmath_expf_neg_n(x, y, n);
+		for (size_t i = 0; i < n; i++) {
+			float e = vmath_expf_neg(x[i]);
+			ck_assert_msg(!memcmp(&e, &y[i], sizeof(e)),
+				      "%s: expf lane %zu (x = %.9g) differs "
+				      "from the scalar", blas_isa_name(list[k]),
+				      i, x[i]);
+		}
+	}
+	blas_isa_set(saved);
+	fprintf(stderr, "kernels: vmath_expf_neg within %.2f ulp of e^x\n",
+		worst);
+	free(x);
+	free(y);
+}
+END_TEST
+
 START_TEST(kernels_vmath_log1p)
 {
 	enum blas_isa list[3], saved = blas_isa_get();
@@ -1235,6 +1314,7 @@ static Suite *kernels_suite(void)
 	tcase_add_test(tc, kernels_plan_scope);
 	tcase_add_test(tc, kernels_eligibility);
 	tcase_add_test(tc, kernels_vmath_exp);
+	tcase_add_test(tc, kernels_vmath_expf);
 	tcase_add_test(tc, kernels_vmath_log1p);
 	tcase_add_test(tc, kernels_vmath_pow_unit);
 	tcase_add_test(tc, kernels_vmath_box_muller);
