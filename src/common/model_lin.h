@@ -32,6 +32,10 @@
  *      distinct (query class, key classes) "tuples" (C10: <= 360 for the
  *      2,560 queries of 256 cycles), each is computed once per lane block
  *      (lin_first_row) and the sequences run from the second layer.
+ *   5. The Gram form (on request only: the colouring task's float
+ *      numerics): the last layer's scores expanded through the pushed
+ *      first layer into per-lane-block tables over class pairs (below,
+ *      lin_ws_set_gram); not the exact path's bits.
  *
  * Layout: lanes are seeds.  Sequences (i, j) for a block of LIN_LANES
  * seeds of one input share the input's classes and mask, so the table is
