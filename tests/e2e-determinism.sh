@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e-determinism: the same config and seed give bitwise the same theta after
 # every generation for -np 1, 2 and 3, with static and dynamic assignment,
-# for openai_es (colouring) and pgpe (a small grid world with roll-outs).
+# for openai_es (colouring, in both task.coloring_numerics) and pgpe (a
+# small grid world with roll-outs).
 . "$(dirname "$0")/e2e-lib.sh"
 
 cat >col.yaml <<'YAML'
@@ -33,3 +34,14 @@ for cfg in col grid; do
 	done
 	pass "$cfg: bitwise the same theta for -np 1/2/3 and dynamic assignment"
 done
+
+# The colouring runs above take task.coloring_numerics' default (float);
+# the committed results' double arithmetic is as deterministic.
+for np in 1 2; do
+	run "$np" train col.yaml --run-dir "cold-np$np" \
+		--set task.coloring_numerics=double >/dev/null 2>&1 ||
+		fail "col double -np $np did not finish"
+done
+[ "$(hashes cold-np1)" = "$(hashes cold-np2)" ] ||
+	fail "col double: theta differs between -np 1 and 2"
+pass "col with coloring_numerics double: the same theta for -np 1/2"

@@ -38,14 +38,30 @@ run 2 train c.yaml --run-dir killed --resume >/dev/null 2>&1 ||
 	fail "metrics after SIGKILL + resume hold duplicates or gaps"
 pass "SIGKILL mid-run, resume: same theta, metrics without duplicates"
 
+# 1b. The same with task.coloring_numerics: double (the default, float, is
+# what the runs above use).
+run 2 train c.yaml --run-dir fulld --set task.coloring_numerics=double \
+	>/dev/null 2>&1 || fail "uninterrupted double run"
+run 2 train c.yaml --run-dir partd --set task.coloring_numerics=double \
+	--set run.generations=12 >/dev/null 2>&1 || fail "first double part"
+run 2 train c.yaml --run-dir partd --set task.coloring_numerics=double \
+	--resume >/dev/null 2>&1 || fail "double resume"
+[ "$(hashes partd)" = "$(hashes fulld)" ] || fail "double resume differs"
+pass "resume with coloring_numerics double: same theta, same metrics"
+
 # 3. Resume refuses a model change, accepts an eval change.
 expect_exit 2 run 0 train c.yaml --run-dir part --resume --set model.width=8
 grep -q "model.width" last.err || fail "refusal does not name model.width"
 expect_exit 2 run 0 train c.yaml --run-dir part --resume --set run.seed=3
+# the scores' arithmetic is part of the run
+expect_exit 2 run 0 train c.yaml --run-dir part --resume \
+	--set task.coloring_numerics=double
+grep -q "task.coloring_numerics" last.err ||
+	fail "refusal does not name task.coloring_numerics"
 run 0 train c.yaml --run-dir part --resume --set run.checkpoint_every=3 \
 	--set eval.seeds=7 --set eval.majority=[1,5] >/dev/null 2>&1 ||
 	fail "an unlocked change was refused"
-pass "resume refuses model.width/run.seed changes, accepts run/eval changes"
+pass "resume refuses model.width/run.seed/coloring_numerics changes, accepts run/eval changes"
 
 # 4. Without --resume an existing run is refused, nothing is touched.
 before=$(md5sum part/checkpoint.bin)

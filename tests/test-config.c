@@ -167,6 +167,12 @@ static const struct bad_row {
 	 "--set es.sigma.x=1: es.sigma.x: expected no key below es.sigma"},
 	{BASE, "es.lr=", "--set es.lr=: es.lr: expected a number > 0, got ''"},
 	{BASE, "task=sphere", "--set task=sphere: task:"},
+	{BASE, "task.coloring_numerics=half",
+	 "--set task.coloring_numerics=half: task.coloring_numerics: "
+	 "expected one of float, double, got 'half'"},
+	{"run: {generations: 10}\n"
+	 "task: {kind: cycle_coloring, coloring_numerics: 32}\n", NULL,
+	 "2:49: task.coloring_numerics: expected one of float, double"},
 	{BASE, "model.seed_encoding={kind: bits, dim: 3, placemnt: every_token}",
 	 "--set model.seed_encoding={kind: bits, dim: 3, placemnt: "
 	 "every_token}: model.seed_encoding.placemnt:"},
@@ -330,6 +336,7 @@ START_TEST(config_preset_coloring)
 	ck_assert_int_eq(c.task.kind, TASK_KIND_CYCLE_COLORING);
 	ck_assert_uint_eq(c.task.num_vertices, 10);
 	ck_assert_uint_eq(c.task.eval_max_cycles, 200000);
+	ck_assert_int_eq(c.task.coloring_numerics, COLORING_NUMERICS_FLOAT);
 	ck_assert_uint_eq(c.model.width, 16);
 	ck_assert_uint_eq(c.model.layers, 2);
 	ck_assert_uint_eq(c.model.heads, 1);
@@ -791,6 +798,8 @@ START_TEST(config_round_trip_edges)
 		c.es.optimizer = (enum es_optimizer)rng_below(&s, 3);
 		c.es.shaping = (enum es_shaping)rng_below(&s, 3);
 		c.es.assign = (enum es_assign)rng_below(&s, 2);
+		c.task.coloring_numerics =
+			(enum coloring_numerics)rng_below(&s, 2);
 		c.objective.variant = (enum objective_variant)rng_below(&s, 4);
 		/* q: a constant (maybe inf) or a full schedule ending in inf */
 		struct sched *q = &c.objective.q;
@@ -1013,6 +1022,8 @@ static const struct hash_row {
 	{"task.eval_max_cycles=1000", 0, ""},
 	{"task.eval_fillings=3", 0, ""},
 	{"task.kind=gridworld", 1, "task.kind"},
+	/* the arithmetic of the colouring scores changes the trained state */
+	{"task.coloring_numerics=double", 1, "task.coloring_numerics"},
 };
 
 START_TEST(config_hash_locked_row)
@@ -1102,6 +1113,29 @@ START_TEST(config_hash_v1_known_answer)
 }
 END_TEST
 
+/* task.coloring_numerics came after colouring checkpoints were written:
+ * stated as double (results/coloring/q_R/config.yaml does) it leaves the
+ * hashes as randes computed them before the key existed (read with the
+ * build of commit 1577e33), so those checkpoints still resume; float, the
+ * default, is a different run. */
+START_TEST(config_hash_coloring_numerics_known_answer)
+{
+	char path[4400], err[RANDES_ERR_LEN];
+	struct config c, d;
+
+	snprintf(path, sizeof(path), "%s/results/coloring/q_R/config.yaml",
+		 RANDES_SOURCE_ROOT);
+	ck_assert_msg(config_load_file(&c, path, NULL, 0, err) == 0, "%s", err);
+	ck_assert_int_eq(c.task.coloring_numerics, COLORING_NUMERICS_DOUBLE);
+	ck_assert_uint_eq(config_hash_locked(&c), 0xfec4420541ada33eull);
+	ck_assert_uint_eq(config_hash_locked_v1(&c), 0xb9f431bbf0bd0bccull);
+	d = c;
+	d.task.coloring_numerics = COLORING_NUMERICS_FLOAT;
+	ck_assert(config_hash_locked(&d) != config_hash_locked(&c));
+	ck_assert(config_hash_locked_v1(&d) != config_hash_locked_v1(&c));
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1149,6 +1183,7 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_variant_semantics);
 	tcase_add_test(tc, config_hash_v1_known_answer);
+	tcase_add_test(tc, config_hash_coloring_numerics_known_answer);
 	tcase_add_loop_test(tc, config_hash_locked_row, 0,
 			    (int)(sizeof(hash_rows) / sizeof(hash_rows[0])));
 	tcase_add_test(tc, config_hash_canonical);

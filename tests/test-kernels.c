@@ -753,6 +753,120 @@ START_TEST(kernels_paper_fast_vs_ref)
 END_TEST
 
 /*
+ * The Gram form of the last layer (model_ws_set_gram; the colouring
+ * task's float numerics) on C10 and on graphs with chords (queries of 2
+ * to 9 keys: the unrolled cycle branch, the general loops, and for an
+ * input with a query past LIN_GRAM_MAXK keys the exact path): the
+ * reference to 1e-5 of the largest
+ * logit, not the exact path's bits (so the form is taken), and bit for
+ * bit the same on every instruction set, planned or not, for any
+ * workspace size and for a sequence alone.
+ */
+START_TEST(kernels_gram_vs_ref)
+{
+	const int chords = _i; /* 0 a cycle, 1 a few chords, 2 many */
+	const size_t NIN = 11, NS = 21;
+	enum blas_isa list[3], saved = blas_isa_get();
+	int nisa = isas(list);
+	struct model m;
+	struct batch d;
+	struct model_ws *ws, *w2;
+	float *theta, *ref, *exact, *base, *got;
+	size_t n, where, per;
+	double diff;
+	struct rng_stream st;
+
+	model_c10(&m);
+	per = per_seq(&m);
+	theta = theta_random(&m, 40 + (uint32_t)_i);
+	batch_c10(&m, NIN, NS, 40 + (uint32_t)_i, &d);
+	rng_stream_init(&st, 9, RNG_PURPOSE_TEST, (uint32_t)_i, 3);
+	for (size_t i = 0; chords && i < NIN; i++)
+		for (int e = 0; e < (chords == 1 ? 3 : 30); e++) {
+			uint32_t a = rng_below(&st, 10), b = rng_below(&st, 10);
+			if (a == b)
+				continue;
+			d.mask[i * 100 + a * 10 + b] = 1;
+			d.mask[i * 100 + b * 10 + a] = 1;
+		}
+	for (uint32_t b = 1; chords == 2 && b < 10; b++) {
+		/* vertex 0 of input 0 sees all 9 others */
+		d.mask[b] = 1;
+		d.mask[b * 10] = 1;
+	}
+	n = NIN * NS * per;
+	ref = malloc(n * sizeof(float));
+	exact = malloc(n * sizeof(float));
+	base = malloc(n * sizeof(float));
+	got = malloc(n * sizeof(float));
+	ck_assert(ref && exact && base && got);
+	ck_assert_int_eq(model_forward_ref(&m, theta, &d.b, ref), 0);
+	ws = model_ws_new(&m, MODEL_WS_CHUNK_SEQS);
+	ck_assert(ws);
+	ck_assert_int_eq(model_ws_plan(ws, &m, &d.b), 0);
+	ck_assert_int_eq(model_forward(&m, theta, &d.b, ws, exact), 0);
+	ck_assert_int_eq(model_ws_set_gram(ws, 1), 0);
+	ck_assert_int_eq(model_forward(&m, theta, &d.b, ws, base), 0);
+	diff = rel_diff(base, ref, n, &where);
+	ck_assert_msg(diff <= 1e-5, "chords %d: Gram form vs reference %.3g "
+		      "at %zu (%.9g vs %.9g)", chords, diff, where, base[where],
+		      ref[where]);
+	/* an input with a query of 9 keys (more than LIN_GRAM_MAXK) keeps
+	 * the exact path's bits; the others take the Gram form */
+	if (chords == 2)
+		ck_assert(!memcmp(base, exact, NS * per * sizeof(float)));
+	ck_assert_msg(memcmp(base + (chords == 2) * NS * per,
+			     exact + (chords == 2) * NS * per,
+			     (n - (chords == 2) * NS * per) * sizeof(float)),
+		      "the Gram form gave the exact path's bits");
+	fprintf(stderr, "kernels: C10 Gram form (chords %d) vs reference "
+		"%.2g\n", chords, diff);
+	for (int k = 0; k < nisa; k++) {
+		ck_assert_int_eq(blas_isa_set(list[k]), 0);
+		memset(got, 0xff, n * sizeof(float));
+		ck_assert_int_eq(model_forward(&m, theta, &d.b, ws, got), 0);
+		ck_assert_msg(!memcmp(got, base, n * sizeof(float)),
+			      "Gram form, %s differs", blas_isa_name(list[k]));
+		w2 = model_ws_new(&m, 3);
+		ck_assert(w2);
+		ck_assert_int_eq(model_ws_set_gram(w2, 1), 0);
+		ck_assert_int_eq(model_forward(&m, theta, &d.b, w2, got), 0);
+		ck_assert_msg(!memcmp(got, base, n * sizeof(float)),
+			      "Gram form unplanned, %s differs",
+			      blas_isa_name(list[k]));
+		model_ws_free(w2);
+	}
+	blas_isa_set(saved);
+	for (size_t b = 0; b < NIN * NS; b += 7) {
+		struct model_batch one = d.b;
+		size_t i = b / NS, j = b % NS;
+
+		one.n_inputs = 1;
+		one.n_seeds = 1;
+		one.feat = d.b.feat + i * 100;
+		one.seed = d.b.seed + j * m.spec.seed_size;
+		one.mask = d.b.mask + i * 100;
+		ck_assert_int_eq(model_ws_plan(ws, &m, &one), 0);
+		ck_assert_int_eq(model_forward(&m, theta, &one, ws, got), 0);
+		ck_assert_msg(!memcmp(got, base + b * per, per * sizeof(float)),
+			      "Gram form: sequence %zu alone differs", b);
+	}
+	/* off again: the exact path's bits */
+	ck_assert_int_eq(model_ws_set_gram(ws, 0), 0);
+	ck_assert_int_eq(model_ws_plan(ws, &m, &d.b), 0);
+	ck_assert_int_eq(model_forward(&m, theta, &d.b, ws, got), 0);
+	ck_assert(!memcmp(got, exact, n * sizeof(float)));
+	model_ws_free(ws);
+	free(theta);
+	free(ref);
+	free(exact);
+	free(base);
+	free(got);
+	batch_free(&d);
+}
+END_TEST
+
+/*
  * The generic path and the fast path compute the same function: on the
  * paper models at realistic theta (the initialiser plus noise) they agree
  * to 1e-5 of the largest logit.
@@ -1031,6 +1145,85 @@ START_TEST(kernels_vmath_exp)
 }
 END_TEST
 
+/* |a - b| in units of b's last place, in float. */
+static double ulpsf(float a, float b)
+{
+	if (a == b)
+		return 0.0;
+	return fabs((double)a - (double)b) /
+	       ((double)nextafterf(fabsf(b), INFINITY) - (double)fabsf(b));
+}
+
+/*
+ * vmath_expf_neg against the correctly rounded e^x (libm's double exp
+ * rounded to float) over a sweep of [-87, 0] (every 2^-12 down to -16,
+ * then every 2^-6, and random points), and the vector form against the
+ * scalar bit for bit on every instruction set.
+ */
+START_TEST(kernels_vmath_expf)
+{
+	enum blas_isa list[3], saved = blas_isa_get();
+	int nisa = isas(list);
+	const size_t nsweep = 16 * 4096 + 71 * 64, n = nsweep + 20011;
+	float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+	double worst = 0.0, worst_at = 0.0;
+	struct rng_stream st;
+
+	ck_assert(x && y);
+	for (size_t i = 0; i < 16 * 4096; i++)
+		x[i] = -(float)i / 4096.0f;
+	for (size_t i = 0; i < 71 * 64; i++)
+		x[16 * 4096 + i] = -16.0f - (float)i / 64.0f;
+	rng_stream_init(&st, 14, RNG_PURPOSE_TEST, 0, 0);
+	for (size_t i = nsweep; i < n; i++) {
+		float u = rng_uniform(&st);
+		x[i] = i % 2 ? -87.0f * u : -0.5f * u * u;
+	}
+	for (size_t i = 0; i < n; i++) {
+		float want = (float)exp((double)x[i]);
+		double d = ulpsf(vmath_expf_neg(x[i]), want);
+
+		if (d > worst) {
+			worst = d;
+			worst_at = x[i];
+		}
+	}
+	ck_assert_msg(worst <= 2.0, "expf: %.2f ulp from e^x at x = %.9g",
+		      worst, worst_at);
+	ck_assert(vmath_expf_neg(0.0f) == 1.0f);
+	ck_assert(vmath_expf_neg(-0.0f) == 1.0f);
+	ck_assert(vmath_expf_neg(-87.0f) > 0.0f);
+	ck_assert(isnormal(vmath_expf_neg(-87.0f)));
+	ck_assert(vmath_expf_neg(-87.01f) == 0.0f);
+	ck_assert(vmath_expf_neg(-INFINITY) == 0.0f);
+	ck_assert(isnan(vmath_expf_neg(NAN)));
+	ck_assert(vmath_expf_neg(3.0f) == 1.0f); /* x > 0 taken as 0 */
+	for (int k = 0; k < nisa; k++) {
+		ck_assert_int_eq(blas_isa_set(list[k]), 0);
+		x[5] = NAN;
+		x[6] = -INFINITY;
+		x[7] = -1000.0f;
+		/* and in the second vector of a 32-element step */
+		x[17] = NAN;
+		x[20] = -INFINITY;
+		x[30] = 5.0f;
+		vmath_expf_neg_n(x, y, n);
+		for (size_t i = 0; i < n; i++) {
+			float e = vmath_expf_neg(x[i]);
+			ck_assert_msg(!memcmp(&e, &y[i], sizeof(e)),
+				      "%s: expf lane %zu (x = %.9g) differs "
+				      "from the scalar", blas_isa_name(list[k]),
+				      i, x[i]);
+		}
+	}
+	blas_isa_set(saved);
+	fprintf(stderr, "kernels: vmath_expf_neg within %.2f ulp of e^x\n",
+		worst);
+	free(x);
+	free(y);
+}
+END_TEST
+
 START_TEST(kernels_vmath_log1p)
 {
 	enum blas_isa list[3], saved = blas_isa_get();
@@ -1231,10 +1424,12 @@ static Suite *kernels_suite(void)
 	tcase_add_loop_test(tc, kernels_paper_fast_vs_ref, 0,
 			    (int)(sizeof(paper_cases) / sizeof(paper_cases[0])));
 	tcase_add_loop_test(tc, kernels_fast_vs_generic, 0, 2);
+	tcase_add_loop_test(tc, kernels_gram_vs_ref, 0, 3);
 	tcase_add_test(tc, kernels_plan_classes);
 	tcase_add_test(tc, kernels_plan_scope);
 	tcase_add_test(tc, kernels_eligibility);
 	tcase_add_test(tc, kernels_vmath_exp);
+	tcase_add_test(tc, kernels_vmath_expf);
 	tcase_add_test(tc, kernels_vmath_log1p);
 	tcase_add_test(tc, kernels_vmath_pow_unit);
 	tcase_add_test(tc, kernels_vmath_box_muller);

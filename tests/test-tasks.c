@@ -257,6 +257,11 @@ static void coloring4(struct config *c)
 	c->task.num_vertices = 4;
 }
 
+static void coloring_double(struct config *c)
+{
+	c->task.coloring_numerics = COLORING_NUMERICS_DOUBLE;
+}
+
 START_TEST(tasks_coloring_loss_hand)
 {
 	/* N = 3, order 0 -> 1 -> 2 -> 0:
@@ -373,6 +378,196 @@ START_TEST(tasks_coloring_score_block)
 	}
 	blas_isa_set((enum blas_isa)saved);
 	ck_assert_uint_gt(checked, 1000);
+}
+END_TEST
+
+/*
+ * coloring_score_block_f (task.coloring_numerics: float) against a naive
+ * reference in double (libm's exp, the softmax and the loss written out):
+ * probabilities within 4e-7 absolute, the loss within 1e-6 relative (1e-5
+ * for losses below 1e-20, sums of exponentials of large arguments), the
+ * argmax and the success exactly (the same comparisons of the same float
+ * logits).  Then bit for bit across the instruction sets and against
+ * blocks of one sequence (a lane's results do not depend on the others).
+ * Logits as in tasks_coloring_score_block, NaN and infinities included.
+ */
+START_TEST(tasks_coloring_score_block_f)
+{
+	static const uint32_t Ns[] = {3, 5, 6, 10, 17, 40};
+	static const float vals[] = {-1.0f, 0.0f, -0.0f, 0.5f, 0.5f, 2.0f,
+				     80.0f, -80.0f};
+	enum { NL = COLORING_LANES_F, MAXO = TASK_COLORING_MAX_N * 3 };
+	enum blas_isa saved = blas_isa_get();
+	struct rng_stream st;
+	size_t checked = 0, nisa = 0;
+	double worst_p = 0.0, worst_l = 0.0;
+
+	rng_stream_init(&st, 12, RNG_PURPOSE_TEST, 0, 7);
+	for (size_t ni = 0; ni < sizeof(Ns) / sizeof(Ns[0]); ni++)
+	for (int rep = 0; rep < 40; rep++) {
+		const uint32_t N = Ns[ni];
+		const size_t nb = 1 + (size_t)rep % NL;
+		const int share = rep % 3; /* 0 distinct, 1 one, 2 runs */
+		float z[NL][MAXO];
+		uint32_t ord[NL][TASK_COLORING_MAX_N];
+		const float *zs[NL];
+		const uint32_t *os[NL];
+		float loss[3][NL], p[3][NL * MAXO];
+		uint8_t ok[3][NL], col[3][NL * TASK_COLORING_MAX_N];
+		int nonfinite = 0, k = 0;
+
+		for (size_t l = 0; l < nb; l++) {
+			for (size_t i = 0; i < N * 3; i++) {
+				uint32_t r = rng_below(&st, 10);
+				z[l][i] = r < 8 ? vals[r]
+						: 4.0f * rng_normal(&st);
+			}
+			if (rep % 7 == 6 && l == 0) {
+				z[l][rng_below(&st, N * 3)] = NAN;
+				nonfinite = 1;
+			}
+			if (rep % 11 == 10 && l + 1 == nb) {
+				z[l][rng_below(&st, N * 3)] =
+					rep % 2 ? INFINITY : -INFINITY;
+				nonfinite = 1;
+			}
+			for (uint32_t v = 0; v < N; v++)
+				ord[l][v] = v;
+			rng_shuffle_u32(&st, ord[l], N);
+			zs[l] = z[l];
+			os[l] = share == 0 ? ord[l]
+				: share == 1 ? ord[0] : ord[l / 3 * 3];
+		}
+		for (int isa = BLAS_ISA_GENERIC; isa <= BLAS_ISA_AVX512; isa++) {
+			if (blas_isa_set((enum blas_isa)isa) != 0)
+				continue;
+			coloring_score_block_f(N, nb, zs, os, loss[k], ok[k],
+					       col[k], p[k]);
+			if (k > 0) {
+				ck_assert_msg(!memcmp(loss[k], loss[0],
+						      nb * sizeof(float)) &&
+					      !memcmp(p[k], p[0], nb * N * 3 *
+						      sizeof(float)) &&
+					      !memcmp(ok[k], ok[0], nb) &&
+					      !memcmp(col[k], col[0], nb * N),
+					      "N %u nb %zu: %s differs from %s",
+					      N, nb, blas_isa_name(
+						      (enum blas_isa)isa),
+					      blas_isa_name(BLAS_ISA_GENERIC));
+			}
+			k++;
+		}
+		nisa = (size_t)k;
+		blas_isa_set(saved);
+		for (size_t l = 0; l < nb; l++) {
+			double pr[MAXO], lr = 0.0;
+			uint8_t cr[TASK_COLORING_MAX_N];
+			float l1, p1[MAXO];
+			uint8_t ok1, c1[TASK_COLORING_MAX_N];
+
+			/* the naive reference, in double with libm */
+			for (uint32_t v = 0; v < N; v++) {
+				const float *zv = zs[l] + v * 3;
+				double mx = fmax(fmax(zv[0], zv[1]), zv[2]);
+				double e[3], t = 0.0;
+				unsigned b1 = zv[1] > zv[0];
+				float m1 = b1 ? zv[1] : zv[0];
+
+				for (int c = 0; c < 3; c++)
+					t += e[c] = exp((double)zv[c] - mx);
+				for (int c = 0; c < 3; c++)
+					pr[v * 3 + c] = e[c] / t;
+				cr[v] = zv[2] > m1 ? 2 : (uint8_t)b1;
+			}
+			for (uint32_t e = 0; e < N; e++)
+				for (int c = 0; c < 3; c++)
+					lr += pr[os[l][e] * 3 + c] *
+					      pr[os[l][(e + 1) % N] * 3 + c];
+			lr /= 3.0 * N;
+			ck_assert_msg(!memcmp(cr, col[0] + l * N, N),
+				      "N %u lane %zu: argmax differs", N, l);
+			ck_assert_int_eq(ok[0][l],
+					 coloring_is_proper(cr, os[l], N));
+			/* a block of one gives the lane's bits */
+			coloring_score_block_f(N, 1, &zs[l], &os[l], &l1, &ok1,
+					       c1, p1);
+			ck_assert(!memcmp(&l1, &loss[0][l], sizeof(l1)));
+			ck_assert(!memcmp(p1, p[0] + l * N * 3,
+					  N * 3 * sizeof(float)));
+			ck_assert(ok1 == ok[0][l] && !memcmp(c1, cr, N));
+			if (nonfinite && (isnan(lr) || !isfinite(loss[0][l])))
+				continue; /* NaN in, NaN out: checked above */
+			for (size_t i = 0; i < N * 3; i++) {
+				double d = fabs((double)p[0][l * N * 3 + i] -
+						pr[i]);
+				if (d > worst_p)
+					worst_p = d;
+				ck_assert_msg(d <= 4e-7, "N %u lane %zu: p[%zu] "
+					      "%.9g, want %.9g", N, l, i,
+					      (double)p[0][l * N * 3 + i], pr[i]);
+			}
+			{
+				/* relative, but for losses made of terms
+				 * below e^-60 (the rounding of z - mx moves
+				 * e^(z - mx) by up to |z - mx| 2^-24) */
+				double d = fabs((double)loss[0][l] - lr) /
+					   (lr + 1e-20);
+				if (d > worst_l && lr > 1e-20)
+					worst_l = d;
+				ck_assert_msg(d <= (lr > 1e-20 ? 1e-6 : 1e-5),
+					      "N %u lane %zu: loss "
+					      "%.9g, want %.9g", N, l,
+					      (double)loss[0][l], lr);
+			}
+			checked++;
+		}
+	}
+	ck_assert_uint_gt(checked, 1000);
+	fprintf(stderr, "tasks: float colouring scores: p within %.2g, loss "
+		"within %.2g relative of double (%zu instruction sets "
+		"bitwise equal)\n", worst_p, worst_l, nisa);
+}
+END_TEST
+
+/*
+ * task.coloring_numerics reaches the scores: the same logits scored by a
+ * float task and a double task agree to float precision, and the float
+ * task's task_score_logits is coloring_score_block_f's block of one.
+ */
+START_TEST(tasks_coloring_numerics_switch)
+{
+	struct task *tf = make_task(TASK_KIND_CYCLE_COLORING, NULL);
+	struct task *td = make_task(TASK_KIND_CYCLE_COLORING, coloring_double);
+	struct task_inputs *in = task_inputs_new(tf, 1);
+	struct rng_stream st;
+	float z[30], lf, ld, pf[30], pd[30], lb, pb[30];
+	uint8_t okf, okd, okb, cb[10];
+	uint64_t cf, cd;
+	double sf, sd;
+	const float *zp = z;
+	const uint32_t *op;
+
+	ck_assert_int_eq(tf->coloring_float, 1);
+	ck_assert_int_eq(td->coloring_float, 0);
+	task_fill_eval(tf, 7, 3, in, 0);
+	op = in->target;
+	rng_stream_init(&st, 13, RNG_PURPOSE_TEST, 0, 0);
+	for (int i = 0; i < 30; i++)
+		z[i] = 3.0f * rng_normal(&st);
+	task_score_logits(tf, in, 0, z, &lf, &okf, &cf, &sf, pf);
+	task_score_logits(td, in, 0, z, &ld, &okd, &cd, &sd, pd);
+	ck_assert_uint_eq(okf, okd);
+	ck_assert_uint_eq(cf, cd);
+	ck_assert_double_eq_tol(lf, ld, 2.5e-7 * ld); /* 2 ulp of float */
+	ck_assert_double_eq_tol(sf, sd, 1e-6 * sd + 1e-12);
+	for (int i = 0; i < 30; i++)
+		ck_assert_double_eq_tol(pf[i], pd[i], 4e-7);
+	coloring_score_block_f(10, 1, &zp, &op, &lb, &okb, cb, pb);
+	ck_assert(!memcmp(&lb, &lf, sizeof(lb)));
+	ck_assert(!memcmp(pb, pf, sizeof(pb)));
+	task_inputs_free(in);
+	task_free(tf);
+	task_free(td);
 }
 END_TEST
 
@@ -1056,6 +1251,8 @@ static Suite *tasks_suite(void)
 	tcase_add_test(tc, tasks_coloring_loss_hand);
 	tcase_add_test(tc, tasks_coloring_score_clash);
 	tcase_add_test(tc, tasks_coloring_score_block);
+	tcase_add_test(tc, tasks_coloring_score_block_f);
+	tcase_add_test(tc, tasks_coloring_numerics_switch);
 	tcase_add_test(tc, tasks_coloring_sampled_bruteforce);
 	tcase_add_test(tc, tasks_coloring_cycle_count);
 	tcase_add_test(tc, tasks_coloring_inputs);

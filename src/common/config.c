@@ -78,7 +78,11 @@ enum desc_type {
 #define DF_EVEN (1u << 5)     /* integers: must be even                   */
 #define DF_NAME (1u << 6)     /* strings: [A-Za-z0-9._-], 1..size-1 chars */
 #define DF_LOCKED_V1 (1u << 7) /* also hashed by config_hash_locked_v1()   */
-#define DF_PATH (1u << 8)     /* strings: a file path, [A-Za-z0-9._+/-], may be empty */
+/* A locked key added after checkpoints were written: hashed only when its
+ * value is not 0, the behaviour those checkpoints were trained with, so
+ * that their hashes still match a config that states 0. */
+#define DF_HASH_NONZERO (1u << 8)
+#define DF_PATH (1u << 9)     /* strings: a file path, [A-Za-z0-9._+/-], may be empty */
 
 struct enum_word {
 	const char *word;
@@ -102,6 +106,11 @@ static const struct enum_word task_kind_words[] = {
 	{"gridworld", TASK_KIND_GRIDWORLD},
 	{"sphere", TASK_KIND_SPHERE},
 	{"rastrigin", TASK_KIND_RASTRIGIN},
+	{NULL, 0},
+};
+static const struct enum_word coloring_numerics_words[] = {
+	{"float", COLORING_NUMERICS_FLOAT},
+	{"double", COLORING_NUMERICS_DOUBLE},
 	{NULL, 0},
 };
 static const struct enum_word embed_words[] = {
@@ -214,6 +223,9 @@ static const struct desc descs[] = {
 	{.path = "task.eval_max_cycles", .type = DESC_U32,
 	 F(task.eval_max_cycles), .min = 1, .max = U32MAX,
 	 .flags = DF_LOCKED_V1},
+	{.path = "task.coloring_numerics", .type = DESC_ENUM,
+	 F(task.coloring_numerics), .flags = DF_LOCKED | DF_HASH_NONZERO,
+	 .words = coloring_numerics_words},
 	{.path = "task.size", .type = DESC_U32, F(task.size), .min = 2,
 	 .max = 64, .flags = DF_LOCKED},
 	{.path = "task.episode_steps", .type = DESC_U32,
@@ -1230,6 +1242,7 @@ void config_defaults(struct config *cfg, enum task_kind kind)
 	cfg->task.eval_fillings = 16;
 	cfg->task.num_vertices = 10;
 	cfg->task.eval_max_cycles = 200000;
+	cfg->task.coloring_numerics = COLORING_NUMERICS_FLOAT;
 	cfg->task.size = 5;
 	cfg->task.episode_steps = 25;
 	cfg->task.episodes = 2;
@@ -2001,6 +2014,7 @@ static int locked_applies(const struct desc *d, enum task_kind k)
 		{"task.value_bits", 1u << TASK_KIND_ASSOCIATIVE_RECALL},
 		{"task.exhaustive_values", 1u << TASK_KIND_ASSOCIATIVE_RECALL},
 		{"task.num_vertices", 1u << TASK_KIND_CYCLE_COLORING},
+		{"task.coloring_numerics", 1u << TASK_KIND_CYCLE_COLORING},
 		{"task.size", 1u << TASK_KIND_GRIDWORLD},
 		{"task.episode_steps", 1u << TASK_KIND_GRIDWORLD},
 		{"task.episodes", 1u << TASK_KIND_GRIDWORLD},
@@ -2026,6 +2040,12 @@ static uint64_t hash_fields(const struct config *cfg,
 
 	for (size_t i = 0; i < N_DESCS; i++) {
 		if (!keep(&descs[i], cfg->task.kind))
+			continue;
+		/* such a key is absent from hashes written before it, v1
+		 * included: hashed only where it applies, and not 0 */
+		if ((descs[i].flags & DF_HASH_NONZERO) &&
+		    (*(const int *)field_cptr(cfg, &descs[i]) == 0 ||
+		     !locked_applies(&descs[i], cfg->task.kind)))
 			continue;
 		/* The path (with its NUL) separates the fields. */
 		h = fnv1a(h, (const unsigned char *)descs[i].path,

@@ -31,6 +31,14 @@ enum task_kind {
 	TASK_KIND_RASTRIGIN = 4,
 };
 
+/* The arithmetic of the cycle-colouring scoring and second layer
+ * (task.coloring_numerics, docs/config.md): double is the arithmetic the
+ * committed results were trained with, float the faster default. */
+enum coloring_numerics {
+	COLORING_NUMERICS_DOUBLE = 0,
+	COLORING_NUMERICS_FLOAT = 1,
+};
+
 enum model_embed {
 	MODEL_EMBED_NONE = 0,   /* tokens are used as they are (Din == width) */
 	MODEL_EMBED_LINEAR = 1, /* H0 = X We + be                            */
@@ -145,6 +153,7 @@ struct config_task {
 	/* cycle_coloring */
 	uint32_t num_vertices;      /* N = 10                                */
 	uint32_t eval_max_cycles;   /* sample this many when (N-1)!/2 is larger */
+	enum coloring_numerics coloring_numerics; /* float (default) or double */
 	/* gridworld */
 	uint32_t size;              /* 5                                     */
 	uint32_t episode_steps;     /* 25                                    */

@@ -649,6 +649,11 @@ void model_ws_set_first_table(struct model_ws *ws, int enable)
 		lin_ws_set_first_table(ws->lin, enable);
 }
 
+int model_ws_set_gram(struct model_ws *ws, int enable)
+{
+	return ws->lin ? lin_ws_set_gram(ws->lin, enable) : 0;
+}
+
 int model_ws_plan(struct model_ws *ws, const struct model *m,
 		  const struct model_batch *b)
 {

@@ -298,6 +298,16 @@ void model_ws_set_fast_path(struct model_ws *ws, int enable);
 void model_ws_set_first_table(struct model_ws *ws, int enable);
 
 /*
+ * model_ws_set_gram(ws, 1) makes the fast path take a graph model's last
+ * layer in the Gram form (model_lin.h lin_ws_set_gram; docs/model.md
+ * section 8.2): faster, and different in the last bits of the logits
+ * (the colouring task's task.coloring_numerics: float turns it on); 0,
+ * the default, restores the exact path.  A no-op for models it does not
+ * apply to.  Returns 0, or RANDES_ENOMEM (the form stays off).
+ */
+int model_ws_set_gram(struct model_ws *ws, int enable);
+
+/*
  * Plans batch b's inputs for the fast path once: every later model_forward
  * on ws with a batch of the same n_inputs and the same feat, index and
  * mask pointers (any seeds) finds the distinct tokens without looking at

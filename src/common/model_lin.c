@@ -157,6 +157,72 @@ void lin_first_row(const struct lin_spec *ls, const float *const *src,
 	first_row_generic(ls, src, nk, out, scratch);
 }
 
+void lin_gram_tables(const struct lin_spec *ls, const float *table,
+		     size_t C, float *g)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		gram_avx512(ls, table, C, g);
+		return;
+	case BLAS_ISA_AVX2:
+		gram_avx2(ls, table, C, g);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	gram_generic(ls, table, C, g);
+}
+
+void lin_first_row_g(const struct lin_spec *ls, const float *const *src,
+		     size_t nk, float *out, float *scratch)
+{
+	RANDES_ASSERT(nk <= LIN_GRAM_MAXK);
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		first_row_g_avx512(ls, src, nk, out, scratch);
+		return;
+	case BLAS_ISA_AVX2:
+		first_row_g_avx2(ls, src, nk, out, scratch);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	first_row_g_generic(ls, src, nk, out, scratch);
+}
+
+void lin_seq_g(const struct lin_spec *ls, const float *g, size_t C,
+	       const uint32_t *cls, const float *const *rows,
+	       const uint16_t *keys, const uint8_t *nkeys, float *xs)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		seq_g_avx512(ls, g, C, cls, rows, keys, nkeys, xs);
+		return;
+	case BLAS_ISA_AVX2:
+		seq_g_avx2(ls, g, C, cls, rows, keys, nkeys, xs);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	seq_g_generic(ls, g, C, cls, rows, keys, nkeys, xs);
+}
+
+int lin_gram_ok(const struct lin_spec *ls)
+{
+	/* the tuple row (LIN_GRAM_MAXK + 2 O columns) lives in the first
+	 * table's row (RW_0 = 2 K + 2 O columns) */
+	return lin_first_table_ok(ls) && ls->NL == 2 && ls->H == 1 &&
+	       ls->layer[1].pushed && !ls->layer[1].recurrent &&
+	       !ls->layer[1].last_only && ls->O <= 8 &&
+	       2 * ls->K >= LIN_GRAM_MAXK;
+}
+
 int lin_first_table_ok(const struct lin_spec *ls)
 {
 	return ls->mask == MODEL_MASK_GRAPH && ls->NL >= 2 && !ls->last &&
@@ -268,6 +334,9 @@ struct lin_plan {
 	struct lin_tuple *tl;  /* (cap_classes)                          */
 	uint32_t *thash;       /* (hash_cap) tuple + 1, 0 empty          */
 	float *ttab;           /* (cap_classes, RW_0, 16)                */
+	uint16_t *keys;        /* (cap_inputs, L, LIN_GRAM_MAXK) keys    */
+	uint8_t *nkeys;        /* (cap_inputs, L) how many (Gram form)   */
+	uint8_t *gram_in;      /* (cap_inputs) no query over MAXK keys   */
 };
 
 static void plan_free(struct lin_plan *pl)
@@ -282,6 +351,9 @@ static void plan_free(struct lin_plan *pl)
 	free(pl->tl);
 	free(pl->thash);
 	free(pl->ttab);
+	free(pl->keys);
+	free(pl->nkeys);
+	free(pl->gram_in);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -308,7 +380,8 @@ static size_t plan_bytes(const struct model *m, const struct lin_spec *ls,
 	size_t first = !lin_first_table_ok(ls) ? 0
 		: cap * L * sizeof(uint32_t) + C * sizeof(struct lin_tuple) +
 		  pow2_at_least(2 * C) * sizeof(uint32_t) +
-		  align64(C * ls->layer[0].rw * 16 * sizeof(float));
+		  align64(C * ls->layer[0].rw * 16 * sizeof(float)) +
+		  (lin_gram_ok(ls) ? C * (LIN_GRAM_MAXK * 2 + 1) + cap : 0);
 
 	return cap * L * sizeof(uint32_t) + C * sizeof(struct lin_class) +
 	       pow2_at_least(2 * C) * sizeof(uint32_t) +
@@ -342,6 +415,13 @@ static int plan_alloc(const struct model *m, const struct lin_spec *ls,
 		pl->ttab = aligned_alloc(64, align64(C * ls->layer[0].rw * 16 *
 						     sizeof(float)));
 		if (!pl->tup || !pl->tl || !pl->thash || !pl->ttab)
+			goto fail;
+	}
+	if (lin_gram_ok(ls)) {
+		pl->keys = malloc(C * LIN_GRAM_MAXK * sizeof(uint16_t));
+		pl->nkeys = malloc(C);
+		pl->gram_in = malloc(cap);
+		if (!pl->keys || !pl->nkeys || !pl->gram_in)
 			goto fail;
 	}
 	return 0;
@@ -398,11 +478,22 @@ static void plan_tuples(struct lin_plan *pl, size_t L, const uint8_t *gmask,
 	uint16_t kpos[LIN_MAX_L];
 	uint32_t kc[LIN_MAX_L], kc2[LIN_MAX_L];
 
+	if (pl->gram_in)
+		pl->gram_in[i] = 1;
 	for (size_t p = 0; p < L; p++) {
 		uint32_t qc = pl->cls[i * L + p], nk32, t;
 		size_t nk = tuple_keys(pl, L, gmask, i, p, kpos, kc), slot;
 		uint64_t h = 0xcbf29ce484222325ull;
 
+		/* the keys' positions for the Gram form (the search below
+		 * reuses kpos) */
+		if (pl->keys && nk <= LIN_GRAM_MAXK) {
+			memcpy(pl->keys + (i * L + p) * LIN_GRAM_MAXK, kpos,
+			       nk * sizeof(uint16_t));
+			pl->nkeys[i * L + p] = (uint8_t)nk;
+		} else if (pl->keys) {
+			pl->gram_in[i] = 0;
+		}
 		nk32 = (uint32_t)nk;
 		h = hash_words(h, &qc, 1);
 		h = hash_words(h, &nk32, 1);
@@ -553,6 +644,8 @@ struct lin_ws {
 	const float *rows[LIN_MAX_L]; /* table row of each position          */
 	const float *trows[LIN_MAX_L + 1]; /* a tuple's query and key rows  */
 	int first_table;         /* use the plans' tuples (on by default)    */
+	float *gram;             /* (4, LIN_GRAM_MAXC^2, 16) when Gram form  */
+	int use_gram;            /* lin_ws_set_gram                          */
 };
 
 size_t lin_seq_scratch(const struct lin_spec *ls)
@@ -696,6 +789,7 @@ void lin_ws_free(struct lin_ws *lw)
 	plan_free(&lw->given);
 	free(lw->wbig); /* the base of the float block */
 	free(lw->dbig);
+	free(lw->gram);
 	free(lw);
 }
 
@@ -739,6 +833,21 @@ size_t lin_plan_tuples(const struct lin_ws *lw)
 void lin_ws_set_first_table(struct lin_ws *lw, int enable)
 {
 	lw->first_table = enable ? 1 : 0;
+}
+
+int lin_ws_set_gram(struct lin_ws *lw, int enable)
+{
+	lw->use_gram = 0;
+	if (!enable || !lin_gram_ok(&lw->ls))
+		return 0;
+	if (!lw->gram) {
+		lw->gram = aligned_alloc(64, 4 * LIN_GRAM_MAXC * LIN_GRAM_MAXC *
+					     16 * sizeof(float));
+		if (!lw->gram)
+			return RANDES_ENOMEM;
+	}
+	lw->use_gram = 1;
+	return 0;
 }
 
 /* --- merged weights ---------------------------------------------------------- */
@@ -1043,6 +1152,11 @@ static void plan_run(const struct model *m, const float *theta,
 	const float *const *mrest = (const float *const *)lw->mrest;
 	/* the first layer from the tuples' table, or in lin_seq */
 	const int first = lw->first_table && pl->tup && pl->n_tuples;
+	/* the last layer in the Gram form (lin_ws_set_gram), for the
+	 * inputs without a query of more than LIN_GRAM_MAXK keys (the others
+	 * take lin_seq from the first layer on: the exact path's bits) */
+	const int gram = first && lw->use_gram && pl->keys &&
+			 pl->n_classes <= LIN_GRAM_MAXC;
 
 	tokens_prepare(m, theta, b, lw, pl);
 	for (size_t j0 = 0; j0 < NS; j0 += 16) {
@@ -1050,6 +1164,8 @@ static void plan_run(const struct model *m, const float *theta,
 
 		seeds_prepare(m, b, lw, j0, nj);
 		table_build(m, theta, b, lw, pl, j0, nj);
+		if (gram)
+			lin_gram_tables(ls, pl->table, pl->n_classes, lw->gram);
 		for (size_t t = 0; first && t < pl->n_tuples; t++) {
 			const struct lin_tuple *tp = &pl->tl[t];
 			const uint32_t *cls = pl->cls + (size_t)tp->input * L;
@@ -1062,8 +1178,15 @@ static void plan_run(const struct model *m, const float *theta,
 				if (mr[q])
 					lw->trows[1 + nk++] =
 						pl->table + cls[q] * row;
-			lin_first_row(ls, lw->trows, nk, pl->ttab + t * trow,
-				      lw->scratch);
+			if (gram && nk > LIN_GRAM_MAXK)
+				continue; /* only its input's lin_seq uses it */
+			if (gram)
+				lin_first_row_g(ls, lw->trows, nk,
+						pl->ttab + t * trow,
+						lw->scratch);
+			else
+				lin_first_row(ls, lw->trows, nk,
+					      pl->ttab + t * trow, lw->scratch);
 		}
 		for (size_t i = 0; i < pl->n_inputs; i++) {
 			const uint32_t *cls = pl->cls + i * L;
@@ -1073,13 +1196,25 @@ static void plan_run(const struct model *m, const float *theta,
 			/* the logits: in xs after a layer, else in the rows */
 			const float *out = ls->NL ? lw->xs : NULL;
 
-			if (first) {
+			if (gram && !pl->gram_in[i]) {
+				for (size_t p = 0; p < L; p++)
+					lw->rows[p] = pl->table + cls[p] * row;
+				lin_seq(ls, mrest, mask, lw->rows, lw->xs,
+					lw->scratch);
+			} else if (first) {
 				const uint32_t *tup = pl->tup + i * L;
 
 				for (size_t p = 0; p < L; p++)
 					lw->rows[p] = pl->ttab + tup[p] * trow;
-				lin_seq_from(ls, 1, mrest, mask, lw->rows,
-					     lw->xs, lw->scratch);
+				if (gram)
+					lin_seq_g(ls, lw->gram, pl->n_classes,
+						  cls, lw->rows,
+						  pl->keys + i * L * LIN_GRAM_MAXK,
+						  pl->nkeys + i * L, lw->xs);
+				else
+					lin_seq_from(ls, 1, mrest, mask,
+						     lw->rows, lw->xs,
+						     lw->scratch);
 			} else {
 				for (size_t p = 0; p < L; p++)
 					lw->rows[p] = pl->table + cls[p] * row;

@@ -32,6 +32,10 @@
  *      distinct (query class, key classes) "tuples" (C10: <= 360 for the
  *      2,560 queries of 256 cycles), each is computed once per lane block
  *      (lin_first_row) and the sequences run from the second layer.
+ *   5. The Gram form (on request only: the colouring task's float
+ *      numerics): the last layer's scores expanded through the pushed
+ *      first layer into per-lane-block tables over class pairs (below,
+ *      lin_ws_set_gram); not the exact path's bits.
  *
  * Layout: lanes are seeds.  Sequences (i, j) for a block of LIN_LANES
  * seeds of one input share the input's classes and mask, so the table is
@@ -193,6 +197,49 @@ void lin_first_row(const struct lin_spec *ls, const float *const *src,
 		   size_t nk, float *out, float *scratch);
 int lin_first_table_ok(const struct lin_spec *ls);
 void lin_ws_set_first_table(struct lin_ws *lw, int enable);
+
+/*
+ * The Gram form of the last layer (docs/model.md section 8.2;
+ * task.coloring_numerics: float).  With a graph mask, two layers, one
+ * head and the first-layer table, the last layer's scores
+ * Q1[p] . K1[q] expand through the pushed first layer into the first
+ * layer's scores s0 at p and at q and four per-lane-block tables over
+ * class pairs (lin_gram_tables), so a sequence needs per position only
+ * its s0 and the last layer's value and head columns (lin_first_row_g)
+ * and per (query, key) about 9 table reads instead of a K-long product.
+ * Not the bits of lin_seq (the sums are reassociated; tests compare
+ * within a tolerance), but the same bits on every instruction set and
+ * for every batch, plan and chunking.  Off by default; lin_ws_set_gram
+ * turns it on (it may allocate the tables: 0 or RANDES_ENOMEM).  Used
+ * when lin_gram_ok and the plan has at most LIN_GRAM_MAXC classes, for
+ * every input none of whose queries has more than LIN_GRAM_MAXK keys (the
+ * others take lin_seq: the exact path's bits).  Known limit: a plan of
+ * more classes takes the exact path for all its inputs, so for such
+ * models an input's bits would depend on the plan; the colouring task's
+ * plans have N <= 40 classes (one per vertex) and never reach it.
+ */
+#define LIN_GRAM_MAXC 64
+#define LIN_GRAM_MAXK 8
+int lin_gram_ok(const struct lin_spec *ls);
+int lin_ws_set_gram(struct lin_ws *lw, int enable);
+
+/* g (4, C, C, 16) from the C table rows (TW, 16) of a lane block. */
+void lin_gram_tables(const struct lin_spec *ls, const float *table,
+		     size_t C, float *g);
+
+/* A tuple's row (LIN_GRAM_MAXK + 2 O, 16): s0 of its nk keys, then the
+ * last layer's V and head columns of X (src as lin_first_row). */
+void lin_first_row_g(const struct lin_spec *ls, const float *const *src,
+		     size_t nk, float *out, float *scratch);
+
+/* The last layer of one lane block from the Gram tables g of C classes:
+ * rows[p] the tuple row of position p, cls[p] its class, keys
+ * (L, LIN_GRAM_MAXK) the positions of p's nkeys[p] keys in order (the
+ * graph mask's row); writes the head columns of xs (L, TW, 16), where
+ * lin_seq leaves the logits. */
+void lin_seq_g(const struct lin_spec *ls, const float *g, size_t C,
+	       const uint32_t *cls, const float *const *rows,
+	       const uint16_t *keys, const uint8_t *nkeys, float *xs);
 
 /* Internal helpers shared with model.c. */
 void model_pe_fill(float *pe, size_t L, size_t W);

@@ -343,6 +343,224 @@ LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
 }
 
 /*
+ * The Gram tables of a lane block (lin_gram_tables in model_lin.h): the
+ * last layer's query and key columns (Tq, Tk) of the C table rows, and the
+ * first layer's pushed values of those columns (Vq, Vk), against each
+ * other, g (4, C, C, 16):
+ *     g[0][a][b] = Tq[a] . Tk[b]     g[1][a][b] = Tq[a] . Vk[b]
+ *     g[2][a][b] = Vq[a] . Tk[b]     g[3][a][b] = Vq[a] . Vk[b]
+ * each s = 0; for d = 0..K-1: s = s + x[d] y[d] (score_block's order).
+ */
+LIN_TARGET static void LIN_FN(gram)(const struct lin_spec *ls,
+				     const float *table, size_t C, float *g)
+{
+	const struct lin_layer *l0 = &ls->layer[0], *l1 = &ls->layer[1];
+	const size_t TW = ls->tw, K = ls->K, vc0 = l0->off + K;
+	const size_t kc1 = l1->off, qc1 = kc1 + K + l1->vw;
+	const size_t vk = vc0 + (kc1 - l0->down), vq = vc0 + (qc1 - l0->down);
+	const size_t col[4][2] = {{qc1, kc1}, {qc1, vk}, {vq, kc1}, {vq, vk}};
+
+	for (size_t m = 0; m < 4; m++)
+		for (size_t a = 0; a < C; a++)
+			for (size_t b0 = 0; b0 < C; b0 += LIN_CB) {
+				size_t nb = C - b0 < LIN_CB ? C - b0 : LIN_CB;
+				const float *qp[LIN_CB], *kp[LIN_CB];
+				float *dst = g + ((m * C + a) * C + b0) * 16;
+
+				for (size_t i = 0; i < nb; i++) {
+					qp[i] = table + (a * TW + col[m][0]) * 16;
+					kp[i] = table + ((b0 + i) * TW +
+							 col[m][1]) * 16;
+				}
+#define SCORE_CASE(n) LIN_FN(score_block)(n, K, qp, kp, dst)
+				NB_SWITCH(nb, SCORE_CASE)
+#undef SCORE_CASE
+			}
+}
+
+/*
+ * A first-layer tuple's row for the Gram form (lin_first_row_g): the
+ * first layer's scores s0[k] of the query (src[0]) with its keys
+ * (src[1 .. nk]) into out[k], and the last layer's value and head columns
+ * of X at the query into out[LIN_GRAM_MAXK ..] and out[LIN_GRAM_MAXK + O
+ * ..]: the same score_block and push_block calls as first_row, so the same
+ * bits as its columns.
+ */
+LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
+					    const float *const *src,
+					    size_t nk, float *out,
+					    float *scratch)
+{
+	const struct lin_layer *ly = &ls->layer[0], *l1 = &ls->layer[1];
+	const size_t K = ls->K, O = ls->O, vw = ly->vw;
+	const size_t kc = ly->off, vc = kc + K, qc = vc + vw;
+	/* the last layer's V and head columns, relative to down_0 */
+	const size_t cv = l1->off + K - ly->down, ch = ls->head - ly->down;
+	float *sc = scratch; /* (LIN_PAIRS_CAP, 16) */
+	uint16_t keys[LIN_GRAM_MAXK];
+
+	for (size_t k = 0; k < nk; k++)
+		keys[k] = (uint16_t)(k + 1);
+	for (size_t i0 = 0; i0 < nk; i0 += LIN_CB) {
+		size_t nb = nk - i0 < LIN_CB ? nk - i0 : LIN_CB;
+		const float *qp[LIN_CB], *kp[LIN_CB];
+
+		for (size_t i = 0; i < nb; i++) {
+			qp[i] = src[0] + qc * 16;
+			kp[i] = src[1 + i0 + i] + kc * 16;
+		}
+#define SCORE_CASE(n) LIN_FN(score_block)(n, K, qp, kp, sc + i0 * 16)
+		NB_SWITCH(nb, SCORE_CASE)
+#undef SCORE_CASE
+	}
+	memcpy(out, sc, nk * 16 * sizeof(float));
+	for (size_t c = 0; c < O; c += LIN_CB) {
+		size_t nb = O - c < LIN_CB ? O - c : LIN_CB;
+#define PUSH_CASE(n)                                                       \
+	LIN_FN(push_block)(n, 1, nk, LIN_PAIRS_CAP, keys, src, vc, vw, cv + c, \
+			   sc, src[0] + (ly->down + cv + c) * 16,          \
+			   out + (LIN_GRAM_MAXK + c) * 16);                \
+	LIN_FN(push_block)(n, 1, nk, LIN_PAIRS_CAP, keys, src, vc, vw, ch + c, \
+			   sc, src[0] + (ly->down + ch + c) * 16,          \
+			   out + (LIN_GRAM_MAXK + O + c) * 16)
+		NB_SWITCH(nb, PUSH_CASE)
+#undef PUSH_CASE
+	}
+}
+
+/*
+ * The last layer of one lane block of one sequence in the Gram form
+ * (lin_seq_g): rows[p] is position p's tuple row (first_row_g), cls[p] its
+ * class, g the Gram tables of the lane block's C classes, keys[p] (nkeys[p]
+ * of LIN_GRAM_MAXK) p's keys.  Per query p
+ * with keys x_1 < x_2 < ... (mask[p][.] != 0) and each key q of p, whose
+ * keys are y_1 < y_2 < ..., the score Q1[p] . K1[q] expanded through the
+ * pushed first layer (Q1[p] = Tq[p] + sum_i s0_p[i] Vq[x_i], K1 alike):
+ *     s = g0[p][q]
+ *     for j: u = g1[p][y_j]; for i: u = u + s0_p[i] g3[x_i][y_j]
+ *            s = s + s0_q[j] u
+ *     for i: s = s + s0_p[i] g2[x_i][q]
+ * (classes for positions), then as push_block: a[c] = sum_q s V[q][c]
+ * over the keys in order, X[p][head + c] = head[p][c] + a[c], written to
+ * xs where lin_seq writes the logits.
+ */
+LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
+				      const float *g, size_t C,
+				      const uint32_t *cls,
+				      const float *const *rows,
+				      const uint16_t *keys, const uint8_t *nkeys,
+				      float *xs)
+{
+	const size_t L = ls->L, O = ls->O, TW = ls->tw, CC = C * C;
+	const size_t MK = LIN_GRAM_MAXK;
+	const float *g0 = g, *g1 = g + CC * 16, *g2 = g1 + CC * 16;
+	const float *g3 = g2 + CC * 16;
+	const v16 zero = {0};
+
+#define GV(t, a, b) (t + ((a) * C + (b)) * 16)
+	for (size_t p = 0; p < L; p++) {
+		const size_t nk = nkeys[p], cp = cls[p];
+		const uint16_t *kp = keys + p * MK;
+		const float *rp = rows[p];
+		v16 sp[LIN_GRAM_MAXK], a[8], s, u, t, sq, v;
+		size_t cx[LIN_GRAM_MAXK];
+
+		if (nk == 2 && O == 3 && nkeys[kp[0]] == 2 &&
+		    nkeys[kp[1]] == 2) {
+			/* a cycle: the loops below unrolled, both keys'
+			 * chains side by side (the same operations) */
+			v16 sk[2], va[2][3], h;
+
+			VLD(sp[0], rp);
+			VLD(sp[1], rp + 16);
+			cx[0] = cls[kp[0]];
+			cx[1] = cls[kp[1]];
+
+#pragma GCC unroll 2
+			for (size_t k = 0; k < 2; k++) {
+				const size_t q = kp[k], cq = cls[q];
+				const uint16_t *kq = keys + q * MK;
+				const size_t cy0 = cls[kq[0]], cy1 = cls[kq[1]];
+				const float *rq = rows[q];
+				v16 u0, u1, t0, t1, sq0, sq1;
+
+				VLD(s, GV(g0, cp, cq));
+				VLD(u0, GV(g1, cp, cy0));
+				VLD(u1, GV(g1, cp, cy1));
+				VLD(t0, GV(g3, cx[0], cy0));
+				VLD(t1, GV(g3, cx[0], cy1));
+				u0 = u0 + sp[0] * t0;
+				u1 = u1 + sp[0] * t1;
+				VLD(t0, GV(g3, cx[1], cy0));
+				VLD(t1, GV(g3, cx[1], cy1));
+				u0 = u0 + sp[1] * t0;
+				u1 = u1 + sp[1] * t1;
+				VLD(sq0, rq);
+				VLD(sq1, rq + 16);
+				s = s + sq0 * u0;
+				s = s + sq1 * u1;
+				VLD(t0, GV(g2, cx[0], cq));
+				VLD(t1, GV(g2, cx[1], cq));
+				s = s + sp[0] * t0;
+				s = s + sp[1] * t1;
+				sk[k] = s;
+#pragma GCC unroll 3
+				for (size_t c = 0; c < 3; c++)
+					VLD(va[k][c], rq + (MK + c) * 16);
+			}
+#pragma GCC unroll 3
+			for (size_t c = 0; c < 3; c++) {
+				v16 ac = zero + sk[0] * va[0][c];
+
+				ac = ac + sk[1] * va[1][c];
+				VLD(h, rp + (MK + 3 + c) * 16);
+				h = h + ac;
+				VST(XP(p, ls->head + c), h);
+			}
+			continue;
+		}
+		for (size_t i = 0; i < nk; i++) {
+			VLD(sp[i], rp + i * 16);
+			cx[i] = cls[kp[i]];
+		}
+		for (size_t c = 0; c < O; c++)
+			a[c] = zero;
+		for (size_t k = 0; k < nk; k++) {
+			const size_t q = kp[k], cq = cls[q], nq = nkeys[q];
+			const uint16_t *kq = keys + q * MK;
+			const float *rq = rows[q];
+
+			VLD(s, GV(g0, cp, cq));
+			for (size_t j = 0; j < nq; j++) {
+				const size_t cy = cls[kq[j]];
+
+				VLD(u, GV(g1, cp, cy));
+				for (size_t i = 0; i < nk; i++) {
+					VLD(t, GV(g3, cx[i], cy));
+					u = u + sp[i] * t;
+				}
+				VLD(sq, rq + j * 16);
+				s = s + sq * u;
+			}
+			for (size_t i = 0; i < nk; i++) {
+				VLD(t, GV(g2, cx[i], cq));
+				s = s + sp[i] * t;
+			}
+			for (size_t c = 0; c < O; c++) {
+				VLD(v, rq + (MK + c) * 16);
+				a[c] = a[c] + s * v;
+			}
+		}
+		for (size_t c = 0; c < O; c++) {
+			VLD(v, rp + (MK + O + c) * 16);
+			v = v + a[c];
+			VST(XP(p, ls->head + c), v);
+		}
+	}
+#undef GV
+}
+
+/*
  * The layers of one lane block of one sequence (lin_seq in model_lin.h).
  * Position p's columns are read from src[p]: the table row for the first
  * layer, the sequence scratch xs afterwards; every contribution writes xs

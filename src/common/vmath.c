@@ -1,6 +1,6 @@
 /*
- * vmath: deterministic exp (x <= 0) and log1p (x >= 0) in double (see
- * vmath.h).
+ * vmath: deterministic exp (x <= 0) and log1p (x >= 0) in double, exp
+ * (x <= 0) in float (see vmath.h).
  *
  * exp: x = n ln2 + r with n = round(x log2 e) and |r| <= ln2/2 (Cody-Waite,
  * ln2 split so that n * ln2_hi is exact), e^r by its Taylor polynomial of
@@ -214,6 +214,105 @@ void vmath_exp_neg_n(const double *x, double *y, size_t n)
 #endif
 	for (size_t i = 0; i < n; i++)
 		y[i] = vmath_exp_neg(x[i]);
+}
+
+/*
+ * exp in float, x <= 0: the same scheme as vmath_exp_neg in float.  x =
+ * n ln2 + r, n = round(x log2 e), |r| <= ln2/2 (ln2_hi has 9 significant
+ * bits, so n ln2_hi is exact for |n| < 2^15, and x - n ln2_hi is exact);
+ * e^r by its Taylor polynomial of degree 7 in Horner form (truncation
+ * below 6e-9 relative); times 2^n in the exponent bits, n >= -126 for
+ * x >= -87, so the result is never subnormal.
+ */
+#define EXPF_LOG2E 1.44269504088896341f
+#define EXPF_LN2_HI 0.693359375f      /* 9 significant bits            */
+#define EXPF_LN2_LO (-2.12194440e-4f) /* ln2 - EXPF_LN2_HI               */
+#define EXPF_SHIFT 12582912.0f        /* 1.5 * 2^23: rounds to integer */
+#define EXPF_MIN (-87.0f)
+#define EXPF_C7 (1.0f / 5040.0f)
+#define EXPF_C6 (1.0f / 720.0f)
+#define EXPF_C5 (1.0f / 120.0f)
+#define EXPF_C4 (1.0f / 24.0f)
+#define EXPF_C3 (1.0f / 6.0f)
+#define EXPF_C2 0.5f
+
+float vmath_expf_neg(float x)
+{
+	float t, n, r, p, scale, shift = EXPF_SHIFT;
+	uint32_t bits, sb;
+
+	if (x > 0.0f)
+		x = 0.0f;
+	t = x * EXPF_LOG2E + EXPF_SHIFT;
+	n = t - EXPF_SHIFT;
+	r = (x - n * EXPF_LN2_HI) - n * EXPF_LN2_LO;
+	p = EXPF_C7;
+	p = p * r + EXPF_C6;
+	p = p * r + EXPF_C5;
+	p = p * r + EXPF_C4;
+	p = p * r + EXPF_C3;
+	p = p * r + EXPF_C2;
+	p = p * r + 1.0f;
+	p = p * r + 1.0f;
+	/* n as an integer: the low bits of t; unsigned arithmetic, so that
+	 * the garbage of a -inf or NaN lane wraps instead of overflowing */
+	memcpy(&bits, &t, sizeof(bits));
+	memcpy(&sb, &shift, sizeof(sb));
+	bits = (bits - sb + 127u) << 23;
+	memcpy(&scale, &bits, sizeof(scale));
+	/* below EXPF_MIN (or -inf) the result is 0; NaN stays NaN */
+	return x < EXPF_MIN ? 0.0f : p * scale;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16s __attribute__((vector_size(64)));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+
+#define V16SEL(m, a, b) ((v16f)(((v16s)(a) & (m)) | ((v16s)(b) & ~(m))))
+
+/* vmath_expf_neg on one vector of 16 lanes, the same operations lane by
+ * lane (a macro: no function takes or returns a vector). */
+#define EXPF16(xv, out)                                                    	do {                                                               		v16f x_ = (xv), t_, n_, r_, p_, s_;                        		v16u b_;                                                   		x_ = V16SEL(x_ > zero, zero, x_);                          		t_ = x_ * EXPF_LOG2E + shift;                              		n_ = t_ - shift;                                           		r_ = (x_ - n_ * EXPF_LN2_HI) - n_ * EXPF_LN2_LO;           		p_ = zero + EXPF_C7;                                       		p_ = p_ * r_ + EXPF_C6;                                    		p_ = p_ * r_ + EXPF_C5;                                    		p_ = p_ * r_ + EXPF_C4;                                    		p_ = p_ * r_ + EXPF_C3;                                    		p_ = p_ * r_ + EXPF_C2;                                    		p_ = p_ * r_ + 1.0f;                                       		p_ = p_ * r_ + 1.0f;                                       		b_ = ((v16u)t_ - (v16u)shift + 127u) << 23;                		memcpy(&s_, &b_, sizeof(s_));                              		p_ = p_ * s_;                                              		(out) = V16SEL(x_ < EXPF_MIN, zero, p_);                   	} while (0)
+
+/* Two independent vectors per step (the polynomial is one chain). */
+#define EXPF16_BODY                                                        	do {                                                               		const v16f zero = {0}, shift = zero + EXPF_SHIFT;          		size_t i = 0;                                              		for (; i + 32 <= n; i += 32) {                             			v16f a, b;                                         			memcpy(&a, x + i, sizeof(a));                      			memcpy(&b, x + i + 16, sizeof(b));                 			EXPF16(a, a);                                      			EXPF16(b, b);                                      			memcpy(y + i, &a, sizeof(a));                      			memcpy(y + i + 16, &b, sizeof(b));                 		}                                                          		for (; i + 16 <= n; i += 16) {                             			v16f a;                                            			memcpy(&a, x + i, sizeof(a));                      			EXPF16(a, a);                                      			memcpy(y + i, &a, sizeof(a));                      		}                                                          		for (; i < n; i++)                                         			y[i] = vmath_expf_neg(x[i]);                       	} while (0)
+
+static void expf16_generic(const float *x, float *y, size_t n)
+{
+	EXPF16_BODY;
+}
+
+__attribute__((target("avx2"))) static void
+expf16_avx2(const float *x, float *y, size_t n)
+{
+	EXPF16_BODY;
+}
+
+__attribute__((target("avx512f"))) static void
+expf16_avx512(const float *x, float *y, size_t n)
+{
+	EXPF16_BODY;
+}
+#endif
+
+void vmath_expf_neg_n(const float *x, float *y, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		expf16_avx512(x, y, n);
+		return;
+	case BLAS_ISA_AVX2:
+		expf16_avx2(x, y, n);
+		return;
+	case BLAS_ISA_GENERIC:
+		expf16_generic(x, y, n);
+		return;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		y[i] = vmath_expf_neg(x[i]);
 }
 
 /*

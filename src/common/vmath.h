@@ -1,7 +1,8 @@
 /*
- * vmath: exp and log1p in double, written out (no libm), for the hot loops
- * that score a model's outputs: the recall loss (softplus) and the
- * colouring softmax.
+ * vmath: exp and log1p in double, and exp in float, written out (no
+ * libm), for the hot loops that score a model's outputs: the recall loss
+ * (softplus) and the colouring softmax (double or float,
+ * task.coloring_numerics).
  *
  * What it does: the same arithmetic in every build and on every CPU (plain
  * IEEE multiplies and adds, never fused, in a fixed order), so a loss is
@@ -30,6 +31,17 @@ double vmath_exp_neg(double x);
 
 /* y[i] = vmath_exp_neg(x[i]), i < n; x == y allowed. */
 void vmath_exp_neg_n(const double *x, double *y, size_t n);
+
+/*
+ * e^x in float for x <= 0 (task.coloring_numerics: float): x < -87 gives
+ * 0 (no subnormal results), NaN gives NaN, x > 0 is taken as 0, and
+ * e^(+-0) = 1 exactly.  Within 2 ulp of the correctly rounded value.
+ */
+float vmath_expf_neg(float x);
+
+/* y[i] = vmath_expf_neg(x[i]), i < n, 16 lanes at a time; x == y
+ * allowed. */
+void vmath_expf_neg_n(const float *x, float *y, size_t n);
 
 /* log(1 + x) for x >= 0 (accurate for tiny x), +inf for +inf, NaN for
  * NaN. */

@@ -477,15 +477,21 @@ int eval_command(struct comm *c, const char *run_dir,
 	}
 	if (c->rank == 0) {
 		/* Evaluation settings may be overridden; nothing that changes
-		 * the model or what it was trained on. */
+		 * the model or what it was trained on.  The colouring
+		 * arithmetic may: a model trained with one is evaluated with
+		 * either (e.g. an older model's figures reproduced with
+		 * double). */
 		for (size_t i = 0; rc == 0 && i < o->n_sets; i++) {
 			const char *k = o->sets[i];
 			if (strncmp(k, "eval.", 5) != 0 &&
-			    strncmp(k, "task.eval_", 10) != 0)
+			    strncmp(k, "task.eval_", 10) != 0 &&
+			    strncmp(k, "task.coloring_numerics=", 23) != 0)
 				rc = randes_errf(err, RANDES_EUSAGE,
-						 "--set %s: only eval.* and "
-						 "task.eval_* keys may be "
-						 "changed for an evaluation",
+						 "--set %s: only eval.*, "
+						 "task.eval_* and "
+						 "task.coloring_numerics may "
+						 "be changed for an "
+						 "evaluation",
 						 k);
 			else
 				rc = config_apply_override(&cfg, k, err);

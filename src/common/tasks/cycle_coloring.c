@@ -412,6 +412,233 @@ void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
 	score_block_generic(N, nb, z, order, loss, success, colour, p);
 }
 
+/* --- the scores in float (task.coloring_numerics: float) ---------------- */
+
+typedef float v16f __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
+typedef int32_t v16s __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
+
+/* Lane-wise m ? a : b, m all-ones or all-zeros per lane (a comparison). */
+#define V16SEL(m, a, b) ((v16f)(((v16s)(a) & (m)) | ((v16s)(b) & ~(m))))
+
+/* One stage of the 16 x 16 transpose: rows i and i + b (i & b == 0)
+ * exchange their off-diagonal b x b blocks. */
+#define TSTAGE(b, ...)                                                     \
+	for (size_t i_ = 0; i_ < 16; i_++) {                               \
+		if (i_ & (b))                                              \
+			continue;                                          \
+		v16f lo_ = __builtin_shufflevector(r[i_], r[i_ + (b)],     \
+						   __VA_ARGS__);           \
+		r[i_ + (b)] = TSTAGE_HI_##b(r[i_], r[i_ + (b)]);           \
+		r[i_] = lo_;                                               \
+	}
+#define TSTAGE_HI_8(a, c) __builtin_shufflevector(a, c, 8, 9, 10, 11, 12, \
+	13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+#define TSTAGE_HI_4(a, c) __builtin_shufflevector(a, c, 4, 5, 6, 7, 20,   \
+	21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+#define TSTAGE_HI_2(a, c) __builtin_shufflevector(a, c, 2, 3, 18, 19, 6,  \
+	7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
+#define TSTAGE_HI_1(a, c) __builtin_shufflevector(a, c, 1, 17, 3, 19, 5,  \
+	21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
+
+/* coloring_score_block_f's body, compiled for three instruction sets
+ * below (the same float operations; only the instructions differ). */
+static inline __attribute__((always_inline)) void
+score_block_f_body(uint32_t N, size_t nb, const float *const *z,
+		   const uint32_t *const *order, float *loss,
+		   uint8_t *success, uint8_t *colour, float *p)
+{
+	const size_t NO = (size_t)N * TASK_COLORS, NL = COLORING_LANES_F;
+	const v16f zero = {0}, one = zero + 1.0f, two = zero + 2.0f;
+	/* lane l is sequence l (past nb: the last one again, unused) */
+	v16f zt[TASK_COLORING_MAX_N * TASK_COLORS];  /* logits by lane     */
+	v16f e[TASK_COLORING_MAX_N * TASK_COLORS];   /* args, exps, probs  */
+	v16f best[TASK_COLORING_MAX_N];              /* argmax colour      */
+	v16f pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
+	v16f bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
+	v16f o[2 * TASK_COLORING_MAX_N];             /* the non-max exps   */
+	v16f s = zero, clash = zero;
+	v16s infinite = {0};
+	int all = 1;
+	/* the distinct cycles of the block, and the lanes of each */
+	const uint32_t *cyc[COLORING_LANES_F];
+	v16s lanes[COLORING_LANES_F];
+	size_t ncyc = 0;
+
+	RANDES_ASSERT(nb >= 1 && nb <= COLORING_LANES_F);
+	RANDES_ASSERT(N >= 3 && N <= TASK_COLORING_MAX_N);
+	if (NO < NL) {
+		/* N <= 5: lane by lane */
+		for (size_t i = 0; i < NO; i++)
+			for (size_t l = 0; l < NL; l++)
+				zt[i][l] = z[l < nb ? l : nb - 1][i];
+	}
+	/* zt[i][l] = z[l][i]: 16 x 16 blocks transposed in registers, the
+	 * last block overlapping the one before */
+	for (size_t i0 = 0; NO >= NL && i0 < NO; i0 += NL) {
+		size_t i = i0 + NL <= NO ? i0 : NO - NL;
+		v16f r[COLORING_LANES_F];
+
+		for (size_t l = 0; l < NL; l++)
+			memcpy(&r[l], z[l < nb ? l : nb - 1] + i, sizeof(v16f));
+		TSTAGE(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22,
+		       23)
+		TSTAGE(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25,
+		       26, 27)
+		TSTAGE(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13,
+		       28, 29)
+		TSTAGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28,
+		       14, 30)
+		for (size_t c = 0; c < NL; c++)
+			zt[i + c] = r[c];
+	}
+	/* the max (z0, then each later one if greater), the arguments, and
+	 * the argmax: ties to the lower colour, NaN never wins */
+	for (size_t v = 0; v < N; v++) {
+		const v16f z0 = zt[3 * v], z1 = zt[3 * v + 1], z2 = zt[3 * v + 2];
+		v16f mx = z0, b1;
+
+		mx = V16SEL(z1 > mx, z1, mx);
+		mx = V16SEL(z2 > mx, z2, mx);
+		e[3 * v] = z0 - mx;
+		e[3 * v + 1] = z1 - mx;
+		e[3 * v + 2] = z2 - mx;
+		b1 = V16SEL(z1 > z0, one, zero);
+		best[v] = V16SEL(z2 > V16SEL(z1 > z0, z1, z0), two, b1);
+		infinite |= mx - mx != zero;
+	}
+	/* The exponentials: the argmax's argument is mx - mx = +0 when mx
+	 * is finite, and e^+0 = 1 exactly, so only the two others go
+	 * through exp; with an infinite or NaN max in some lane, all
+	 * three. */
+	for (size_t l = 0; l < NL; l++)
+		all = all && infinite[l] == 0;
+	if (all) {
+		for (size_t v = 0; v < N; v++) {
+			const v16f bv = best[v];
+
+			o[2 * v] = V16SEL(bv == zero, e[3 * v + 1], e[3 * v]);
+			o[2 * v + 1] = V16SEL(bv == two, e[3 * v + 1],
+					      e[3 * v + 2]);
+		}
+		vmath_expf_neg_n((float *)o, (float *)o, 2 * N * NL);
+		for (size_t v = 0; v < N; v++) {
+			const v16f bv = best[v];
+
+			e[3 * v] = V16SEL(bv == zero, one, o[2 * v]);
+			e[3 * v + 1] = V16SEL(bv == zero, o[2 * v],
+					      V16SEL(bv == one, one, o[2 * v + 1]));
+			e[3 * v + 2] = V16SEL(bv == two, one, o[2 * v + 1]);
+		}
+	} else {
+		vmath_expf_neg_n((float *)e, (float *)e, NO * NL);
+	}
+	/* t = (e0 + e1) + e2, one division per vertex, p_c = e_c / t as
+	 * e_c (1 / t) */
+	for (size_t v = 0; v < N; v++) {
+		v16f t = (e[3 * v] + e[3 * v + 1]) + e[3 * v + 2];
+		v16f u = one / t;
+
+		e[3 * v] = e[3 * v] * u;
+		e[3 * v + 1] = e[3 * v + 1] * u;
+		e[3 * v + 2] = e[3 * v + 2] * u;
+	}
+	/* each lane's cycle order: the lanes of one cycle (the seeds of one
+	 * input share it) take their values by one select per cycle */
+	for (size_t l = 0; l < NL; l++) {
+		const uint32_t *ol = order[l < nb ? l : nb - 1];
+		size_t d = 0;
+
+		while (d < ncyc && cyc[d] != ol)
+			d++;
+		if (d == ncyc) {
+			cyc[ncyc++] = ol;
+			lanes[d] = (v16s){0};
+		}
+		lanes[d][l] = -1;
+	}
+	for (size_t k = 0; k < N; k++) {
+		size_t u = cyc[0][k];
+
+		pc[3 * k] = e[3 * u];
+		pc[3 * k + 1] = e[3 * u + 1];
+		pc[3 * k + 2] = e[3 * u + 2];
+		bc[k] = best[u];
+		for (size_t d = 1; d < ncyc; d++) {
+			u = cyc[d][k];
+			pc[3 * k] = V16SEL(lanes[d], e[3 * u], pc[3 * k]);
+			pc[3 * k + 1] = V16SEL(lanes[d], e[3 * u + 1],
+					       pc[3 * k + 1]);
+			pc[3 * k + 2] = V16SEL(lanes[d], e[3 * u + 2],
+					       pc[3 * k + 2]);
+			bc[k] = V16SEL(lanes[d], best[u], bc[k]);
+		}
+	}
+	/* the loss and properness, edge k -> k+1 mod N */
+	for (size_t k = 0; k < N; k++) {
+		size_t kn = k + 1 == N ? 0 : k + 1;
+
+		for (size_t c = 0; c < TASK_COLORS; c++)
+			s = s + pc[3 * k + c] * pc[3 * kn + c];
+		clash = V16SEL(bc[k] == bc[kn], one, clash);
+	}
+	s = s / (float)(3 * N);
+	for (size_t l = 0; l < nb; l++) {
+		loss[l] = s[l];
+		success[l] = clash[l] == 0.0f;
+		if (colour)
+			for (size_t v = 0; v < N; v++)
+				colour[l * N + v] = (uint8_t)best[v][l];
+		if (p)
+			for (size_t i = 0; i < NO; i++)
+				p[l * NO + i] = e[i][l];
+	}
+}
+
+static void score_block_f_generic(uint32_t N, size_t nb,
+				  const float *const *z,
+				  const uint32_t *const *order, float *loss,
+				  uint8_t *success, uint8_t *colour, float *p)
+{
+	score_block_f_body(N, nb, z, order, loss, success, colour, p);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void
+score_block_f_avx2(uint32_t N, size_t nb, const float *const *z,
+		   const uint32_t *const *order, float *loss, uint8_t *success,
+		   uint8_t *colour, float *p)
+{
+	score_block_f_body(N, nb, z, order, loss, success, colour, p);
+}
+
+__attribute__((target("avx512f"))) static void
+score_block_f_avx512(uint32_t N, size_t nb, const float *const *z,
+		     const uint32_t *const *order, float *loss,
+		     uint8_t *success, uint8_t *colour, float *p)
+{
+	score_block_f_body(N, nb, z, order, loss, success, colour, p);
+}
+#endif
+
+void coloring_score_block_f(uint32_t N, size_t nb, const float *const *z,
+			    const uint32_t *const *order, float *loss,
+			    uint8_t *success, uint8_t *colour, float *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		score_block_f_avx512(N, nb, z, order, loss, success, colour, p);
+		return;
+	case BLAS_ISA_AVX2:
+		score_block_f_avx2(N, nb, z, order, loss, success, colour, p);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	score_block_f_generic(N, nb, z, order, loss, success, colour, p);
+}
+
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
 			   size_t slot, const uint32_t *order)
@@ -463,6 +690,8 @@ static int coloring_init(struct task *t, const struct config *cfg, char *err)
 	t->dump_rows = N;
 	t->mask_len = N;
 	t->has_sampled = 1;
+	t->coloring_float =
+		cfg->task.coloring_numerics == COLORING_NUMERICS_FLOAT;
 	count = coloring_cycle_count(N);
 	t->eval_set_size = count;
 	t->n_adversary = count <= TASK_EXHAUSTIVE_MAX ? count : 0;
@@ -575,6 +804,25 @@ static void coloring_score_p(const struct task *t,
 			prob[i] = (float)p[i];
 }
 
+/* The extra outputs of one sequence scored in float: colour code, sampled
+ * success (in double, from the float probabilities) and probabilities. */
+static void coloring_extra_f(uint32_t N, const uint32_t *order,
+			     const uint8_t *colour, const float *pf,
+			     uint64_t *code, double *sampled, float *prob)
+{
+	if (code)
+		*code = colour_code(colour, N);
+	if (sampled) {
+		double pd[TASK_COLORING_MAX_N * TASK_COLORS];
+
+		for (size_t i = 0; i < (size_t)N * TASK_COLORS; i++)
+			pd[i] = (double)pf[i];
+		*sampled = coloring_sampled_success(pd, order, N);
+	}
+	if (prob)
+		memcpy(prob, pf, (size_t)N * TASK_COLORS * sizeof(float));
+}
+
 static void coloring_score(const struct task *t, const struct task_inputs *in,
 			   size_t slot, const float *z, float *loss,
 			   uint8_t *success, uint64_t *code, double *sampled,
@@ -582,15 +830,87 @@ static void coloring_score(const struct task *t, const struct task_inputs *in,
 {
 	double p[TASK_COLORING_MAX_N * TASK_COLORS];
 
+	if (t->coloring_float) {
+		/* a block of one: the bits of coloring_run's blocks */
+		const uint32_t *order = in->target + slot * t->n;
+		float pf[TASK_COLORING_MAX_N * TASK_COLORS];
+		uint8_t colour[TASK_COLORING_MAX_N];
+
+		coloring_score_block_f(t->n, 1, &z, &order, loss, success,
+				       colour, pf);
+		coloring_extra_f(t->n, order, colour, pf, code, sampled, prob);
+		return;
+	}
 	coloring_softmax(z, t->n, p);
 	coloring_score_p(t, in, slot, z, p, loss, success, code, sampled,
 			 prob);
 }
 
+/* The outputs that do not depend on the numerics: the dumps. */
+static void coloring_dump(const struct task_inputs *in, size_t N,
+			  size_t slot, const float *z,
+			  const struct task_out *out, size_t o)
+{
+	if (out->dump_feat)
+		memcpy(out->dump_feat + o * N * N, in->feat + slot * N * N,
+		       N * N * sizeof(float));
+	if (out->dump_logits)
+		memcpy(out->dump_logits + o * N * TASK_COLORS, z,
+		       N * TASK_COLORS * sizeof(float));
+	if (out->dump_len)
+		out->dump_len[o] = (int32_t)N;
+}
+
+/* coloring_run's scores in float: COLORING_LANES_F sequences at a time
+ * (coloring_score_block_f). */
+static void coloring_run_f(const struct task *t, const struct task_inputs *in,
+			   size_t i0, size_t ns, size_t B,
+			   const struct task_ws *ws, const struct task_out *out,
+			   size_t off)
+{
+	const size_t N = t->n, O = TASK_COLORS;
+	float p[COLORING_LANES_F * TASK_COLORING_MAX_N * TASK_COLORS];
+	uint8_t colour[COLORING_LANES_F * TASK_COLORING_MAX_N];
+	const int extra = out->code || out->sampled || out->prob;
+	const int dump = out->dump_feat || out->dump_logits || out->dump_len;
+
+	for (size_t s0 = 0, nb; s0 < B; s0 += nb) {
+		const float *zs[COLORING_LANES_F];
+		const uint32_t *os[COLORING_LANES_F];
+
+		nb = B - s0 < COLORING_LANES_F ? B - s0 : COLORING_LANES_F;
+		for (size_t k = 0; k < nb; k++) {
+			size_t s = s0 + k, slot = i0 + s / ns;
+
+			zs[k] = ws->logits + s * N * O; /* (N, O) */
+			os[k] = in->target + slot * N;
+		}
+		coloring_score_block_f((uint32_t)N, nb, zs, os,
+				       &out->loss[off + s0],
+				       &out->success[off + s0],
+				       extra ? colour : NULL, extra ? p : NULL);
+		for (size_t k = 0; k < nb; k++) {
+			size_t s = s0 + k, o = off + s;
+
+			if (extra)
+				coloring_extra_f((uint32_t)N, os[k],
+						 colour + k * N, p + k * N * O,
+						 out->code ? &out->code[o] : NULL,
+						 out->sampled ? &out->sampled[o]
+							      : NULL,
+						 out->prob ? &out->prob[o * t->n_prob]
+							   : NULL);
+			if (dump)
+				coloring_dump(in, N, i0 + s / ns, zs[k], out, o);
+		}
+	}
+}
+
 /*
  * The forward pass of the batch, then the scores COLORING_LANES sequences
- * at a time (coloring_score_block: the same bits as coloring_score); the
- * evaluation's extra outputs from the block's softmax and colours.
+ * at a time (coloring_score_block: the same bits as coloring_score), or
+ * COLORING_LANES_F in float (task.coloring_numerics); the evaluation's
+ * extra outputs from the block's softmax and colours.
  */
 static int coloring_run(const struct task *t, const struct model *m,
 			const float *theta, const struct task_inputs *in,
@@ -618,6 +938,10 @@ static int coloring_run(const struct task *t, const struct model *m,
 	if (rc < 0)
 		return randes_errf(err, rc, "cycle_coloring: forward pass "
 				   "failed");
+	if (t->coloring_float) {
+		coloring_run_f(t, in, i0, ns, B, ws, out, off);
+		return 0;
+	}
 	for (size_t s0 = 0, nb; s0 < B; s0 += nb) {
 		const float *zs[COLORING_LANES];
 		const uint32_t *os[COLORING_LANES];
@@ -647,15 +971,7 @@ static int coloring_run(const struct task *t, const struct model *m,
 			if (out->prob)
 				for (size_t i = 0; i < N * O; i++)
 					out->prob[o * t->n_prob + i] = (float)pk[i];
-			if (out->dump_feat)
-				memcpy(out->dump_feat + o * N * N,
-				       in->feat + slot * N * N,
-				       N * N * sizeof(float));
-			if (out->dump_logits)
-				memcpy(out->dump_logits + o * N * O, zs[k],
-				       N * O * sizeof(float));
-			if (out->dump_len)
-				out->dump_len[o] = (int32_t)N;
+			coloring_dump(in, N, slot, zs[k], out, o);
 		}
 	}
 	return 0;

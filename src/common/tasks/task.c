@@ -190,6 +190,11 @@ struct task_ws *task_ws_new(const struct task *t, const struct model *m,
 			    sizeof(float));
 	if (!ws->mws || !ws->logits)
 		goto fail;
+	/* task.coloring_numerics: float also takes the model's last layer
+	 * in its faster Gram form */
+	if (t->kind == TASK_KIND_CYCLE_COLORING && t->coloring_float &&
+	    model_ws_set_gram(ws->mws, 1) < 0)
+		goto fail;
 	if (t->kind == TASK_KIND_GRIDWORLD) {
 		size_t S = m->spec.seed_size;
 		ws->seed_rows = calloc(cap * S, sizeof(float));

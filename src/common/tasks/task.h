@@ -150,6 +150,7 @@ struct task {
 	uint32_t fillings;      /* recall evaluation fillings                */
 	uint32_t episode_steps, episodes; /* gridworld                       */
 	uint32_t dim;           /* sphere/rastrigin D                        */
+	int coloring_float;     /* colouring: task.coloring_numerics float   */
 };
 
 /*
@@ -309,6 +310,28 @@ int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
 			  const uint32_t *const *order, double *loss,
 			  uint8_t *success, uint8_t *colour, double *p);
+
+/* Sequences coloring_score_block_f scores at once (one vector of floats). */
+#define COLORING_LANES_F 16u
+
+/*
+ * The scores of task.coloring_numerics: float, nb <= COLORING_LANES_F
+ * sequences at once, one per lane of vectors of floats (z, order and the
+ * outputs as for coloring_score_block).  Per vertex: mx the max of its
+ * three logits (z0, then each later one if greater), the colour its
+ * argmax (as coloring_score_block), e_c = vmath_expf_neg(z_c - mx) but 1
+ * for the argmax (whose argument is +0 when mx is finite), then
+ * t = (e0 + e1) + e2, u = 1 / t, p_c = e_c u.  The loss
+ * (sum over the edges k -> k+1 of the cycle, colours in order, of
+ * p_u(c) p_v(c)) / (3N), in float; success: no edge joins two vertices
+ * of the same colour.  Every lane does the same float operations
+ * whatever the instruction set, so the results are bitwise independent
+ * of it, of nb and of the other lanes.  Writes loss[s] and success[s];
+ * colour (nb, N) and p (nb, N, 3) too when not NULL.  No allocation.
+ */
+void coloring_score_block_f(uint32_t N, size_t nb, const float *const *z,
+			    const uint32_t *const *order, float *loss,
+			    uint8_t *success, uint8_t *colour, float *p);
 
 /* ---- grid world: pure dynamics (gridworld.c) -------------------------- */
 
