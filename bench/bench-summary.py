@@ -244,9 +244,13 @@ def main():
             if np_ > 1:
                 members = max(members, 2 * busiest_pairs)
             # rank 0 keeps the noise of its own pairs (the first,
-            # largest block) and rebuilds the others' in the update
-            update = gen["update"] + \
-                gen.get("rebuild", 0.0) * (pairs - busiest_pairs)
+            # largest block); it builds the others' while it waits in the
+            # gather for the rank that also scores the centre (one member
+            # more), and the update rebuilds the rest
+            rebuild = gen.get("rebuild", 0.0) * (pairs - busiest_pairs)
+            slack = max(members - 2 * busiest_pairs, 0) * gen["member"] \
+                if np_ > 1 else 0.0
+            update = gen["update"] + max(rebuild - slack, 0.0)
             proj = members * gen["member"] + \
                 gen["noise"] * busiest_pairs / pairs + update + \
                 gen["prepare"]

@@ -9,6 +9,7 @@
 #include "common/blas.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/rng.h"
 
 /* Message tags of the dynamic assignment. */
 enum {
@@ -49,13 +50,16 @@ int worker_init(struct worker *w, struct comm *comm, struct objective *obj,
 		w->displs = calloc((size_t)comm->size, sizeof(int));
 		if (!w->reports || !w->counts || !w->displs)
 			goto fail;
-		/* The noise of rank 0's pairs, kept for the update (it would
-		 * rebuild it otherwise), up to WORKER_KEEP_NOISE_BYTES: its
-		 * own block under static assignment, any pair under dynamic
-		 * assignment (rank 0 may be handed any chunk). */
+		/* Noise kept for the update (it would rebuild it otherwise),
+		 * up to WORKER_KEEP_NOISE_BYTES: every pair's if it fits
+		 * (its own pairs, and under static assignment the others'
+		 * built while it waits for them, generation_static), else
+		 * under static assignment its own block's. */
 		w->keep_first = 0;
 		w->keep_count = w->pairs;
-		if (!(cfg->es.assign == ES_ASSIGN_DYNAMIC && comm->size > 1))
+		if (w->pairs * w->dim >
+			    WORKER_KEEP_NOISE_BYTES / sizeof(float) &&
+		    !(cfg->es.assign == ES_ASSIGN_DYNAMIC && comm->size > 1))
 			comm_block(w->pairs, 0, comm->size, &w->keep_first,
 				   &w->keep_count);
 		if (w->keep_count * w->dim <=
@@ -143,9 +147,37 @@ static int score_center(struct worker *w, const struct es_view *view,
 }
 
 /*
+ * Rank 0, done with its own pairs, waits in the gather for the others (the
+ * last rank also scores the centre: at least one member more).  Meanwhile
+ * it builds the noise of their pairs for the update, one pair at a time,
+ * until the gather completes: the update then rebuilds only the rest.
+ * The noise is a pure function of (run seed, g, k), so which pairs get
+ * built here changes the timing only, never a bit.
+ */
+static void prebuild_until(struct worker *w, const struct es_view *view,
+			   size_t own_end, MPI_Request *req)
+{
+	struct comm *c = w->comm;
+	int flag = 0;
+
+	if (w->kept && w->keep_first == 0 && w->keep_count == w->pairs)
+		for (size_t k = own_end; k < w->pairs; k++) {
+			COMM_CHECK(c, MPI_Test(req, &flag, MPI_STATUS_IGNORE));
+			if (flag)
+				return;
+			rng_normal_fill(view->run_seed, RNG_PURPOSE_NOISE,
+					view->generation, (uint32_t)k,
+					w->noise_kept + k * w->dim, w->dim);
+			w->kept[k] = 1;
+		}
+	COMM_CHECK(c, MPI_Wait(req, MPI_STATUS_IGNORE));
+}
+
+/*
  * Static assignment: rank r scores the contiguous block comm_block(r) of
  * pairs; the last rank (which never holds more pairs than the others) also
- * scores the centre.  One Gatherv brings 2 floats per pair to rank 0.
+ * scores the centre.  One Igatherv brings 2 floats per pair to rank 0,
+ * which builds the others' noise while it waits (prebuild_until).
  */
 static int generation_static(struct worker *w, const struct es_view *view,
 			     struct worker_report *rep, float *fitness_out,
@@ -154,6 +186,7 @@ static int generation_static(struct worker *w, const struct es_view *view,
 	struct comm *c = w->comm;
 	size_t first, count;
 	double t0 = now_seconds(), t1;
+	MPI_Request req;
 	int rc;
 
 	comm_block(w->pairs, c->rank, c->size, &first, &count);
@@ -164,9 +197,13 @@ static int generation_static(struct worker *w, const struct es_view *view,
 	rep->error = rc;
 	t1 = now_seconds();
 	rep->t_eval = t1 - t0;
-	COMM_CHECK(c, MPI_Gatherv(w->fitness + 2 * first, (int)(2 * count),
-				  MPI_FLOAT, fitness_out, w->counts, w->displs,
-				  MPI_FLOAT, 0, c->comm));
+	COMM_CHECK(c, MPI_Igatherv(w->fitness + 2 * first, (int)(2 * count),
+				   MPI_FLOAT, fitness_out, w->counts,
+				   w->displs, MPI_FLOAT, 0, c->comm, &req));
+	if (c->rank == 0 && c->size > 1)
+		prebuild_until(w, view, first + count, &req);
+	else
+		COMM_CHECK(c, MPI_Wait(&req, MPI_STATUS_IGNORE));
 	if (c->rank != 0)
 		c->bytes_sent += 2 * count * sizeof(float);
 	else
