@@ -151,6 +151,28 @@ grep -q "a cycle_coloring model" last.err || fail "colouring start: no reason gi
 expect_exit 2 run 0 check-config from.yaml --set "model.init_from=a b"
 pass "model.init_from: exact start, same on 1 and 2 ranks, resume without the file, refusals"
 
+# scripts/recall-curriculum, shrunk to 2 generations a stage: five stages
+# chained through model.init_from (q_r0 starts exactly where the N = 12
+# ERM stage ended), three evaluations, and a second call keeps them all.
+cur=(1 --root cur --set run.generations=2 --set es.population=8
+	--set eval.max_inputs=40 --set eval.seeds=2 --set "eval.majority=[1]")
+RANDES_BIN=$RANDES "$SRC/scripts/recall-curriculum" "${cur[@]}" >cur.out 2>cur.err ||
+	fail "recall-curriculum"
+for st in ar-N8 ar-N10 ar-N12 ar-N12-q_R ar-N12-q_r0; do
+	[ "$(hashes "cur/$st" | wc -l)" = 2 ] || fail "recall-curriculum: $st not trained"
+done
+for st in ar-N12 ar-N12-q_R ar-N12-q_r0; do
+	[ -s "cur/$st/eval.json" ] || fail "recall-curriculum: no eval of $st"
+done
+grep -q "/cur/ar-N12/model.safetensors (theta hash $(last_hash cur/ar-N12))" \
+	cur.err || fail "recall-curriculum: q_r0 does not start from the N = 12 model"
+grep -q "folded into embed.b" cur.err || fail "recall-curriculum: q_R start not folded"
+RANDES_BIN=$RANDES "$SRC/scripts/recall-curriculum" "${cur[@]}" >/dev/null 2>cur2.err ||
+	fail "recall-curriculum, second call"
+[ "$(grep -c "finished before; kept" cur2.err)" = 5 ] ||
+	fail "recall-curriculum: a second call did not keep the five stages"
+pass "recall-curriculum: five chained stages, three evaluations, kept on a second call"
+
 head -c 200 m.safetensors >trunc.safetensors
 expect_exit 3 run 0 eval trunc.safetensors
 grep -q "trunc.safetensors" last.err || fail "message does not name the file"
