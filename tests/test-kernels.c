@@ -1454,6 +1454,33 @@ START_TEST(kernels_es_vec)
 				}
 			SAME(a, ar, "accumulate_sq");
 		}
+		for (int pv = 0; pv < 4; pv++) {
+			/* σ per parameter or one σ; both members or one */
+			const float *sv = pv & 1 ? sig : NULL;
+			float *pl = pv == 2 ? NULL : th, *mi = pv == 3 ? NULL : thr;
+			float *plr = xalloc(D * sizeof(float));
+			float *mir = xalloc(D * sizeof(float));
+
+			memset(th, 0x7f, D * sizeof(float));
+			memset(thr, 0x7f, D * sizeof(float));
+			memset(plr, 0x7f, D * sizeof(float));
+			memset(mir, 0x7f, D * sizeof(float));
+			es_vec_member(eps[0], th0, sv, 0.03, pl, mi, D);
+			for (size_t i = 0; i < D; i++) {
+				double sg = sv ? (double)sv[i] : 0.03;
+				double x = sg * (double)eps[0][i];
+				double ci = (double)th0[i];
+
+				if (pl)
+					plr[i] = (float)(ci + x);
+				if (mi)
+					mir[i] = (float)(ci - x);
+			}
+			SAME(th, plr, "member plus");
+			SAME(thr, mir, "member minus");
+			free(plr);
+			free(mir);
+		}
 		memcpy(a, x0, D * sizeof(double));
 		es_vec_div(a, 0.37, D);
 		for (size_t i = 0; i < D; i++)

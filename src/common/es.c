@@ -203,16 +203,9 @@ void es_member_pair(const struct es_view *view, uint32_t k, float *noise,
 
 	rng_normal_fill(view->run_seed, RNG_PURPOSE_NOISE, view->generation, k,
 			noise, D);
-	for (size_t i = 0; i < D; i++) {
-		double s = view->sigma_vec ? (double)view->sigma_vec[i]
-					   : view->sigma;
-		double x = s * (double)noise[i];
-		double c = (double)view->center[i];
-		if (out_plus)
-			out_plus[i] = (float)(c + x);
-		if (out_minus)
-			out_minus[i] = (float)(c - x);
-	}
+	/* c ± s·ε per parameter, in double, rounded once */
+	es_vec_member(noise, view->center, view->sigma_vec, view->sigma,
+		      out_plus, out_minus, D);
 }
 
 void es_member(const struct es_view *view, uint32_t k, int sign,

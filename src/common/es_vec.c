@@ -16,6 +16,22 @@
 
 /* --- the scalar loops (the contracts of es_vec.h) ------------------------- */
 
+static void member_scalar(size_t i0, const float *noise, const float *center,
+			  const float *sigma_vec, double sigma, float *plus,
+			  float *minus, size_t D)
+{
+	for (size_t i = i0; i < D; i++) {
+		double s = sigma_vec ? (double)sigma_vec[i] : sigma;
+		double x = s * (double)noise[i];
+		double c = (double)center[i];
+
+		if (plus)
+			plus[i] = (float)(c + x);
+		if (minus)
+			minus[i] = (float)(c - x);
+	}
+}
+
 static void acc_scalar(size_t i0, double *acc, const float *const *eps,
 		       const double *w, size_t n, size_t D)
 {
@@ -164,6 +180,14 @@ static size_t theta_scalar(size_t i0, float *theta, double *step,
 #else
 #define ESV_DISPATCH(r, kernel, ...) r kernel##_scalar(0, __VA_ARGS__)
 #endif
+
+void es_vec_member(const float *noise, const float *center,
+		   const float *sigma_vec, double sigma, float *plus,
+		   float *minus, size_t D)
+{
+	ESV_DISPATCH((void), member, noise, center, sigma_vec, sigma, plus,
+		     minus, D);
+}
 
 void es_vec_accumulate(double *acc, const float *const *eps, const double *w,
 		       size_t n, size_t D)

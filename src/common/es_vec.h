@@ -20,6 +20,17 @@
 
 #include <stddef.h>
 
+/*
+ * A pair's two members (es_member_pair), σ per parameter or one σ:
+ *     s = sigma_vec ? (double)sigma_vec[i] : sigma;
+ *     x = s * (double)noise[i]; c = (double)center[i];
+ *     plus[i] = (float)(c + x); minus[i] = (float)(c - x)
+ * plus or minus may be NULL (not written).
+ */
+void es_vec_member(const float *noise, const float *center,
+		   const float *sigma_vec, double sigma, float *plus,
+		   float *minus, size_t D);
+
 /* At most this many pairs per es_vec_accumulate call. */
 #define ES_VEC_GROUP 8
 

@@ -21,6 +21,34 @@
 		(dst) = ESV_WIDEN(f_);                                     \
 	} while (0)
 
+ESV_TARGET static void ESV_FN(member)(const float *noise, const float *center,
+				      const float *sigma_vec, double sigma,
+				      float *plus, float *minus, size_t D)
+{
+	const v8d sg = {sigma, sigma, sigma, sigma, sigma, sigma, sigma, sigma};
+	size_t i = 0;
+
+	for (; i + 8 <= D; i += 8) {
+		v8d s = sg, x, c;
+		v8f o;
+
+		if (sigma_vec)
+			ESV_LOAD_F(s, sigma_vec + i);
+		ESV_LOAD_F(x, noise + i);
+		ESV_LOAD_F(c, center + i);
+		x = s * x;
+		if (plus) {
+			o = __builtin_convertvector(c + x, v8f);
+			memcpy(plus + i, &o, sizeof(o));
+		}
+		if (minus) {
+			o = __builtin_convertvector(c - x, v8f);
+			memcpy(minus + i, &o, sizeof(o));
+		}
+	}
+	member_scalar(i, noise, center, sigma_vec, sigma, plus, minus, D);
+}
+
 ESV_TARGET static void ESV_FN(acc)(double *acc, const float *const *eps,
 				   const double *w, size_t n, size_t D)
 {
