@@ -5,7 +5,8 @@
  * as a whole against the reference forward (model_forward_ref) at the
  * paper's sizes: recall N = 20 and C10 colouring, with lane blocks cut
  * mid-way (37 seeds), one seed, planned and unplanned batches, and every
- * workspace chunking giving the same bits.  No timing here.
+ * workspace chunking giving the same bits; vmath's and es_vec's loops
+ * (the ES update) the same way against plain loops.  No timing here.
  */
 #include <check.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 
 #include "common/blas.h"
 #include "common/err.h"
+#include "common/es_vec.h"
 #include "common/model.h"
 #include "common/model_lin.h"
 #include "common/rng.h"
@@ -1369,6 +1371,210 @@ START_TEST(kernels_vmath_box_muller)
 }
 END_TEST
 
+/* --- es_vec: the ES update's loops ---------------------------------------- */
+
+static const size_t es_vec_dims[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 2291};
+
+/* Fills x (n doubles) with values of both signs, and a few ±0. */
+static void fill_d(double *x, size_t n, uint32_t salt)
+{
+	struct rng_stream s;
+
+	rng_stream_init(&s, 12, RNG_PURPOSE_TEST, salt, 3);
+	for (size_t i = 0; i < n; i++)
+		x[i] = i % 11 == 3 ? -0.0 : i % 13 == 5 ? 0.0
+			: 4.0 * rng_uniform_double(&s) - 2.0;
+}
+
+/*
+ * Each es_vec kernel against its contract written here as a plain loop,
+ * bit for bit (memcmp, so ±0 counts), on every instruction set this CPU
+ * has, for D across the vector width and its tails; es_vec_accumulate for
+ * every group size 1..ES_VEC_GROUP; ClipUp with gn = 0 (the + 0.0 that
+ * turns -0 into +0) and gn > 0; es_vec_theta's count of non-finite
+ * results.
+ */
+START_TEST(kernels_es_vec)
+{
+	const size_t D = es_vec_dims[_i];
+	enum blas_isa list[3], saved = blas_isa_get();
+	int nisa = isas(list);
+	float *eps[ES_VEC_GROUP], *th0 = xalloc(D * sizeof(float));
+	float *th = xalloc(D * sizeof(float)), *thr = xalloc(D * sizeof(float));
+	float *sig = xalloc(D * sizeof(float));
+	double *x0 = xalloc(D * sizeof(double)), *g = xalloc(D * sizeof(double));
+	double *m0 = xalloc(D * sizeof(double)), *v0 = xalloc(D * sizeof(double));
+	double *a = xalloc(D * sizeof(double)), *ar = xalloc(D * sizeof(double));
+	double *b = xalloc(D * sizeof(double)), *br = xalloc(D * sizeof(double));
+	double *c = xalloc(D * sizeof(double)), *cr = xalloc(D * sizeof(double));
+	double w[ES_VEC_GROUP];
+	const struct es_vec_adam ad = {0.9, 0.999, 1.0 - pow(0.9, 3.0),
+				       1.0 - pow(0.999, 3.0), 0.01, 1e-8};
+
+#define SAME(p, q, what)                                                   \
+	ck_assert_msg(!memcmp((p), (q), D * sizeof(*(p))),                 \
+		      "es_vec %s, D %zu, %s: differs from the plain loop",   \
+		      (what), D, blas_isa_name(list[k]))
+
+	for (int j = 0; j < ES_VEC_GROUP; j++) {
+		struct rng_stream s;
+
+		eps[j] = xalloc(D * sizeof(float));
+		rng_normal_fill(5, RNG_PURPOSE_TEST, 0, (uint32_t)j, eps[j], D);
+		rng_stream_init(&s, 6, RNG_PURPOSE_TEST, 0, (uint32_t)j);
+		w[j] = j == 2 ? 0.0 : 2.0 * rng_uniform_double(&s) - 1.0;
+	}
+	fill_d(x0, D, 1);
+	fill_d(g, D, 2);
+	fill_d(m0, D, 3);
+	fill_d(v0, D, 4);
+	for (size_t i = 0; i < D; i++) {
+		v0[i] = fabs(v0[i]);
+		th0[i] = (float)(x0[i] * 3.0);
+		sig[i] = (float)(0.1 + fabs(g[i]));
+	}
+	for (int k = 0; k < nisa; k++) {
+		ck_assert_int_eq(blas_isa_set(list[k]), 0);
+		for (size_t n = 1; n <= ES_VEC_GROUP; n++) {
+			memcpy(a, x0, D * sizeof(double));
+			memcpy(ar, x0, D * sizeof(double));
+			es_vec_accumulate(a, (const float *const *)eps, w, n, D);
+			for (size_t i = 0; i < D; i++)
+				for (size_t j = 0; j < n; j++)
+					ar[i] += w[j] * (double)eps[j][i];
+			SAME(a, ar, "accumulate");
+			memcpy(a, x0, D * sizeof(double));
+			memcpy(ar, x0, D * sizeof(double));
+			es_vec_accumulate_sq(a, (const float *const *)eps, w, n,
+					     D);
+			for (size_t i = 0; i < D; i++)
+				for (size_t j = 0; j < n; j++) {
+					double e = eps[j][i];
+					ar[i] += w[j] * (e * e - 1.0);
+				}
+			SAME(a, ar, "accumulate_sq");
+		}
+		for (int pv = 0; pv < 4; pv++) {
+			/* σ per parameter or one σ; both members or one */
+			const float *sv = pv & 1 ? sig : NULL;
+			float *pl = pv == 2 ? NULL : th, *mi = pv == 3 ? NULL : thr;
+			float *plr = xalloc(D * sizeof(float));
+			float *mir = xalloc(D * sizeof(float));
+
+			memset(th, 0x7f, D * sizeof(float));
+			memset(thr, 0x7f, D * sizeof(float));
+			memset(plr, 0x7f, D * sizeof(float));
+			memset(mir, 0x7f, D * sizeof(float));
+			es_vec_member(eps[0], th0, sv, 0.03, pl, mi, D);
+			for (size_t i = 0; i < D; i++) {
+				double sg = sv ? (double)sv[i] : 0.03;
+				double x = sg * (double)eps[0][i];
+				double ci = (double)th0[i];
+
+				if (pl)
+					plr[i] = (float)(ci + x);
+				if (mi)
+					mir[i] = (float)(ci - x);
+			}
+			SAME(th, plr, "member plus");
+			SAME(thr, mir, "member minus");
+			free(plr);
+			free(mir);
+		}
+		memcpy(a, x0, D * sizeof(double));
+		es_vec_div(a, 0.37, D);
+		for (size_t i = 0; i < D; i++)
+			ar[i] = x0[i] / 0.37;
+		SAME(a, ar, "div");
+		memcpy(a, x0, D * sizeof(double));
+		es_vec_pgpe_grad(a, sig, 40.0, D);
+		for (size_t i = 0; i < D; i++)
+			ar[i] = (double)sig[i] * x0[i] / 40.0;
+		SAME(a, ar, "pgpe_grad");
+		memcpy(a, m0, D * sizeof(double));
+		memcpy(b, v0, D * sizeof(double));
+		memcpy(ar, m0, D * sizeof(double));
+		memcpy(br, v0, D * sizeof(double));
+		es_vec_adam(a, b, c, g, &ad, D);
+		for (size_t i = 0; i < D; i++) {
+			ar[i] = ad.beta1 * ar[i] + (1.0 - ad.beta1) * g[i];
+			br[i] = ad.beta2 * br[i] + (1.0 - ad.beta2) * g[i] * g[i];
+			cr[i] = ad.lr * (ar[i] / ad.bc1) /
+				(sqrt(br[i] / ad.bc2) + ad.eps);
+		}
+		SAME(a, ar, "adam m");
+		SAME(b, br, "adam v");
+		SAME(c, cr, "adam step");
+		memcpy(a, m0, D * sizeof(double));
+		memcpy(ar, m0, D * sizeof(double));
+		es_vec_momentum(a, c, g, 0.9, 0.01, D);
+		for (size_t i = 0; i < D; i++) {
+			ar[i] = 0.9 * ar[i] + g[i];
+			cr[i] = 0.01 * ar[i];
+		}
+		SAME(a, ar, "momentum velocity");
+		SAME(c, cr, "momentum step");
+		for (int z = 0; z < 2; z++) {
+			double gn = z ? 0.0 : 1.7;
+
+			memcpy(a, m0, D * sizeof(double));
+			memcpy(ar, m0, D * sizeof(double));
+			es_vec_clipup(a, g, 0.5, 0.01, gn, D);
+			for (size_t i = 0; i < D; i++)
+				ar[i] = 0.5 * ar[i] +
+					(gn > 0 ? 0.01 * (g[i] / gn) : 0.0);
+			SAME(a, ar, z ? "clipup, gn = 0" : "clipup");
+		}
+		memcpy(a, x0, D * sizeof(double));
+		es_vec_scale(a, 0.3, D);
+		for (size_t i = 0; i < D; i++)
+			ar[i] = x0[i] * 0.3;
+		SAME(a, ar, "scale");
+		for (int bad = 0; bad < 2; bad++) {
+			size_t nb, nbr = 0;
+
+			memcpy(th, th0, D * sizeof(float));
+			memcpy(thr, th0, D * sizeof(float));
+			memcpy(a, g, D * sizeof(double));
+			memcpy(ar, g, D * sizeof(double));
+			if (bad) {
+				a[D / 2] = ar[D / 2] = INFINITY;
+				a[D - 1] = ar[D - 1] = NAN;
+			}
+			nb = es_vec_theta(th, a, 0.003, D);
+			for (size_t i = 0; i < D; i++) {
+				double t = thr[i], d = ar[i] - 0.003 * t;
+				thr[i] = (float)(t + d);
+				ar[i] = d;
+				nbr += !isfinite(thr[i]);
+			}
+			SAME(th, thr, "theta");
+			SAME(a, ar, "theta's move");
+			ck_assert_uint_eq(nb, nbr);
+			ck_assert_uint_eq(nb, bad ? (D > 1 ? 2 : 1) : 0);
+		}
+	}
+#undef SAME
+	blas_isa_set(saved);
+	for (int j = 0; j < ES_VEC_GROUP; j++)
+		free(eps[j]);
+	free(th0);
+	free(th);
+	free(thr);
+	free(sig);
+	free(x0);
+	free(g);
+	free(m0);
+	free(v0);
+	free(a);
+	free(ar);
+	free(b);
+	free(br);
+	free(c);
+	free(cr);
+}
+END_TEST
+
 /* --- the OpenBLAS kernel check ---------------------------------------------------- */
 
 /*
@@ -1433,6 +1639,8 @@ static Suite *kernels_suite(void)
 	tcase_add_test(tc, kernels_vmath_log1p);
 	tcase_add_test(tc, kernels_vmath_pow_unit);
 	tcase_add_test(tc, kernels_vmath_box_muller);
+	tcase_add_loop_test(tc, kernels_es_vec, 0,
+			    sizeof(es_vec_dims) / sizeof(es_vec_dims[0]));
 	tcase_add_test(tc, kernels_blas_core_check);
 	suite_add_tcase(s, tc);
 	return s;

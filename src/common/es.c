@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "es_vec.h"
 #include "rng.h"
 
 /* --- setup ------------------------------------------------------------ */
@@ -202,16 +203,9 @@ void es_member_pair(const struct es_view *view, uint32_t k, float *noise,
 
 	rng_normal_fill(view->run_seed, RNG_PURPOSE_NOISE, view->generation, k,
 			noise, D);
-	for (size_t i = 0; i < D; i++) {
-		double s = view->sigma_vec ? (double)view->sigma_vec[i]
-					   : view->sigma;
-		double x = s * (double)noise[i];
-		double c = (double)view->center[i];
-		if (out_plus)
-			out_plus[i] = (float)(c + x);
-		if (out_minus)
-			out_minus[i] = (float)(c - x);
-	}
+	/* c ± s·ε per parameter, in double, rounded once */
+	es_vec_member(noise, view->center, view->sigma_vec, view->sigma,
+		      out_plus, out_minus, D);
 }
 
 void es_member(const struct es_view *view, uint32_t k, int sign,
@@ -319,20 +313,44 @@ size_t es_shape(enum es_shaping shaping, const float *fitness, size_t n,
 
 /* --- the update ------------------------------------------------------- */
 
-/* ‖x‖₂ in index order. */
-static double norm2(const double *x, size_t n)
+/* Σ x_i² in index order. */
+static double sumsq(const double *x, size_t n)
 {
 	double s = 0;
 
 	for (size_t i = 0; i < n; i++)
 		s += x[i] * x[i];
-	return sqrt(s);
+	return s;
+}
+
+/* ‖x‖₂ in index order. */
+static double norm2(const double *x, size_t n)
+{
+	return sqrt(sumsq(x, n));
+}
+
+/* Σ a_i² and Σ b_i², each in index order: two independent chains of
+ * dependent adds, which the CPU runs side by side (one chain of D adds
+ * is as fast as a sum in a fixed order can go). */
+static void sumsq2(const double *a, const double *b, size_t n, double *sa,
+		   double *sb)
+{
+	double s = 0, t = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		s += a[i] * a[i];
+		t += b[i] * b[i];
+	}
+	*sa = s;
+	*sb = t;
 }
 
 /* Turns the gradient es->grad into the centre step es->step (ascent) and
- * advances the optimizer state.  lr = lr(g). */
+ * advances the optimizer state.  lr = lr(g); gn = ‖es->grad‖₂ (norm2),
+ * read by ClipUp only.  The loops are es_vec's, whose contracts are the
+ * scalar formulas in the comments. */
 static void optimizer_step(struct es *es, const struct config_es *c,
-			   double lr)
+			   double lr, double gn)
 {
 	const double *g = es->grad;
 	double *step = es->step;
@@ -340,43 +358,34 @@ static void optimizer_step(struct es *es, const struct config_es *c,
 
 	switch (es->optimizer) {
 	case ES_OPTIMIZER_ADAM: {
+		/* m = β₁m + (1 − β₁)g; v = β₂v + (1 − β₂)g²;
+		 * step = lr·(m/bc1)/(√(v/bc2) + eps) */
 		double t = (double)(es->steps + 1);
-		double bc1 = 1.0 - pow(c->beta1, t);
-		double bc2 = 1.0 - pow(c->beta2, t);
-		for (size_t i = 0; i < D; i++) {
-			double m = c->beta1 * es->adam_m[i] +
-				   (1.0 - c->beta1) * g[i];
-			double v = c->beta2 * es->adam_v[i] +
-				   (1.0 - c->beta2) * g[i] * g[i];
-			es->adam_m[i] = m;
-			es->adam_v[i] = v;
-			step[i] = lr * (m / bc1) / (sqrt(v / bc2) + c->eps);
-		}
+		struct es_vec_adam a = {
+			.beta1 = c->beta1,
+			.beta2 = c->beta2,
+			.bc1 = 1.0 - pow(c->beta1, t),
+			.bc2 = 1.0 - pow(c->beta2, t),
+			.lr = lr,
+			.eps = c->eps,
+		};
+		es_vec_adam(es->adam_m, es->adam_v, step, g, &a, D);
 		break;
 	}
 	case ES_OPTIMIZER_SGD:
 		/* PyTorch-style momentum: buf = μ·buf + g; step = lr·buf. */
-		for (size_t i = 0; i < D; i++) {
-			es->velocity[i] = c->momentum * es->velocity[i] + g[i];
-			step[i] = lr * es->velocity[i];
-		}
+		es_vec_momentum(es->velocity, step, g, c->momentum, lr, D);
 		break;
 	case ES_OPTIMIZER_CLIPUP: {
 		/* Toklu et al. 2020: v <- m·v + lr·g/‖g‖; clip ‖v‖ to
 		 * max_speed; θ += v.  max_speed <= 0 means 2·lr. */
-		double gn = norm2(g, D), vn;
+		double vn;
 		double vmax = c->max_speed > 0 ? c->max_speed : 2.0 * lr;
-		for (size_t i = 0; i < D; i++)
-			es->velocity[i] = c->momentum * es->velocity[i] +
-					  (gn > 0 ? lr * (g[i] / gn) : 0.0);
+		es_vec_clipup(es->velocity, g, c->momentum, lr, gn, D);
 		vn = norm2(es->velocity, D);
-		if (vn > vmax) {
-			double scale = vmax / vn;
-			for (size_t i = 0; i < D; i++)
-				es->velocity[i] *= scale;
-		}
-		for (size_t i = 0; i < D; i++)
-			step[i] = es->velocity[i];
+		if (vn > vmax)
+			es_vec_scale(es->velocity, vmax / vn, D);
+		memcpy(step, es->velocity, D * sizeof(double));
 		break;
 	}
 	default:
@@ -397,8 +406,11 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 {
 	size_t D = es->dim, P = es->population, pairs = P / 2;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
-	double b = 0, dsum = 0;
-	size_t n_bad;
+	double b = 0, gsum, dsum;
+	const float *grp[ES_VEC_GROUP]; /* the pairs not yet summed */
+	double grp_w[ES_VEC_GROUP], grp_s[ES_VEC_GROUP];
+	size_t n_bad, theta_bad, ngrp = 0;
+	int grp_rebuilt = 0; /* one of them is in es->noise */
 
 	/* Shaped fitness u; pgpe's baseline b is the mean of all P. */
 	n_bad = es_shape(c->shaping, fitness, P, es->shaped, es->order);
@@ -413,60 +425,80 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 	 * sgrad_i = Σ_k s_k (ε_k,i² − 1) with s_k = ½(u⁺_k + u⁻_k) − b.
 	 * k ascending: the fixed order that makes the sum rank-independent.
 	 * A pair with w_k = s_k = 0 adds only zeros and is skipped (the sum
-	 * starts at +0, so this is bitwise the same). */
+	 * starts at +0, so this is bitwise the same).
+	 * Up to ES_VEC_GROUP pairs are added in one pass over i (each grad_i
+	 * still takes them one after the other, in k order), so grad is read
+	 * and written once per group, not once per pair.  The noise source's
+	 * rows stay valid during the call (es.h); a rebuilt row lives in
+	 * es->noise, so a second one closes the group first. */
 	memset(es->grad, 0, D * sizeof(double));
 	if (pgpe)
 		memset(es->sgrad, 0, D * sizeof(double));
-	for (size_t k = 0; k < pairs; k++) {
-		double w = es->shaped[2 * k] - es->shaped[2 * k + 1];
-		double s = pgpe ? 0.5 * (es->shaped[2 * k] +
-					 es->shaped[2 * k + 1]) - b
-				: 0.0;
-		const float *eps = noise ? noise(ctx, k) : NULL;
+	for (size_t k = 0; k <= pairs; k++) {
+		double w = 0, s = 0;
+		const float *eps = NULL;
 
-		if (w == 0 && s == 0)
-			continue;
+		if (k < pairs) {
+			w = es->shaped[2 * k] - es->shaped[2 * k + 1];
+			s = pgpe ? 0.5 * (es->shaped[2 * k] +
+					  es->shaped[2 * k + 1]) - b
+				 : 0.0;
+			eps = noise ? noise(ctx, k) : NULL;
+			if (w == 0 && s == 0)
+				continue;
+		}
+		/* close the group: at the end, when full, or when this pair
+		 * needs es->noise and the group holds it */
+		if (ngrp > 0 && (k == pairs || ngrp == ES_VEC_GROUP ||
+				 (!eps && grp_rebuilt))) {
+			es_vec_accumulate(es->grad, grp, grp_w, ngrp, D);
+			if (pgpe)
+				es_vec_accumulate_sq(es->sgrad, grp, grp_s,
+						     ngrp, D);
+			ngrp = 0;
+			grp_rebuilt = 0;
+		}
+		if (k == pairs)
+			break;
 		if (!eps) {
 			rng_normal_fill(es->run_seed, RNG_PURPOSE_NOISE, g,
 					(uint32_t)k, es->noise, D);
 			eps = es->noise;
+			grp_rebuilt = 1;
 		}
-		for (size_t i = 0; i < D; i++)
-			es->grad[i] += w * (double)eps[i];
-		if (pgpe) {
-			for (size_t i = 0; i < D; i++) {
-				double e = eps[i];
-				es->sgrad[i] += s * (e * e - 1.0);
-			}
-		}
+		grp[ngrp] = eps;
+		grp_w[ngrp] = w;
+		grp_s[ngrp] = s;
+		ngrp++;
 	}
 
 	/* The centre gradient (ascent direction). */
 	if (pgpe) {
 		/* mean_k ½ w_k σ_i ε_k,i = σ_i Σ_k w_k ε_k,i / P */
-		for (size_t i = 0; i < D; i++)
-			es->grad[i] = (double)es->sigma[i] * es->grad[i] /
-				      (double)P;
+		es_vec_pgpe_grad(es->grad, es->sigma, (double)P, D);
 	} else {
 		/* 1/(Pσ) Σ_k w_k ε_k */
-		for (size_t i = 0; i < D; i++)
-			es->grad[i] = es->grad[i] / ((double)P * sigma_g);
+		es_vec_div(es->grad, (double)P * sigma_g, D);
 	}
-	st->grad_norm = norm2(es->grad, D);
 
-	optimizer_step(es, c, lr);
+	/* ClipUp needs ‖grad‖ before its step; otherwise the gradient norm
+	 * is summed below beside the update norm (the same sum). */
+	if (es->optimizer == ES_OPTIMIZER_CLIPUP)
+		st->grad_norm = norm2(es->grad, D);
+	optimizer_step(es, c, lr, st->grad_norm);
 
-	/* θ ← θ + step − lr·wd·θ (decoupled weight decay, from the old θ). */
-	for (size_t i = 0; i < D; i++) {
-		double t = es->theta[i];
-		double d = es->step[i] - lr * c->weight_decay * t;
-		float nt = (float)(t + d);
-		/* Finite fitness and finite noise give a finite step unless
-		 * the optimizer diverged (e.g. SGD with raw fitness of
-		 * 1e300): stop loudly rather than continue with inf. */
-		RANDES_ASSERT(isfinite(nt));
-		es->theta[i] = nt;
-		dsum += d * d;
+	/* θ ← θ + step − lr·wd·θ (decoupled weight decay, from the old θ);
+	 * es->step becomes the move d = step − lr·wd·θ.  Finite fitness and
+	 * finite noise give a finite step unless the optimizer diverged
+	 * (e.g. SGD with raw fitness of 1e300): stop loudly rather than
+	 * continue with inf. */
+	theta_bad = es_vec_theta(es->theta, es->step, lr * c->weight_decay, D);
+	RANDES_ASSERT(theta_bad == 0);
+	if (es->optimizer == ES_OPTIMIZER_CLIPUP) {
+		dsum = sumsq(es->step, D);
+	} else {
+		sumsq2(es->grad, es->step, D, &gsum, &dsum);
+		st->grad_norm = sqrt(gsum);
 	}
 	st->update_norm = sqrt(dsum);
 

@@ -57,7 +57,7 @@ struct es {
 	/* scratch */
 	float *noise;          /* (D) ε_k being accumulated                  */
 	double *grad;          /* (D) Σ_k w_k ε_k, then the centre gradient  */
-	double *step;          /* (D) the update of the centre               */
+	double *step;          /* (D) the step, then the centre's move (+ wd) */
 	double *sgrad;         /* (D) pgpe: Σ_k s_k (ε_k² − 1); else NULL    */
 	double *shaped;        /* (P) shaped fitness                         */
 	size_t *order;         /* (2P) rank-sort scratch                     */
@@ -168,6 +168,8 @@ typedef const float *(*es_noise_fn_t)(const void *ctx, size_t k);
  * returns must be exactly rng_normal_fill(run seed, RNG_PURPOSE_NOISE, g,
  * k, ., D) (es_member_pair's noise for es_view_get's view of generation
  * g); then the result is bitwise es_update's.  noise NULL: es_update.
+ * The rows noise returns must stay valid and unchanged until
+ * es_update_noise returns (it sums several pairs in one pass).
  */
 int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
 		    const float *fitness, es_noise_fn_t noise,

@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "blas.h"
 #include "vmath.h"
@@ -242,7 +243,7 @@ void rng_normal_fill_at(uint64_t seed, uint32_t purpose, uint32_t generation,
 	uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
 	uint32_t ctr[4] = {0, index, generation, purpose};
 	uint64_t pos = offset;
-	size_t done = 0;
+	size_t done = 0, take;
 
 	while (done < n) {
 		/* up to FILL_BLOCKS blocks' words, then their normals */
@@ -257,10 +258,12 @@ void rng_normal_fill_at(uint64_t seed, uint32_t purpose, uint32_t generation,
 		ctr[0] = (uint32_t)block;
 		rng_philox4x32_10_n(ctr, key, nb, w);
 		vmath_box_muller_n(w, z, nb);
-		for (size_t i = first; i < 4 * nb && done < n; i++) {
-			out[done++] = z[i];
-			pos++;
-		}
+		take = 4 * nb - first;
+		if (take > n - done)
+			take = n - done;
+		memcpy(out + done, z + first, take * sizeof(float));
+		done += take;
+		pos += take;
 	}
 }
 

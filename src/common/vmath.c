@@ -81,12 +81,7 @@ double vmath_exp_neg(double x)
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-typedef double v8d __attribute__((vector_size(64)));
-typedef int64_t v8i __attribute__((vector_size(64)));
-typedef int32_t v8s32 __attribute__((vector_size(32)));
-
-/* Lane-wise m ? a : b with m all-ones or all-zeros per lane. */
-#define V8SEL(m, a, b) ((v8d)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
+#include "vec8.h"
 
 /* vmath_exp_neg on 8 lanes, the same operations lane by lane. */
 #define EXP8_BODY                                                          \
@@ -551,12 +546,10 @@ void vmath_box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-typedef float v8f __attribute__((vector_size(32)));
-typedef uint32_t v8u32 __attribute__((vector_size(32)));
-
 /* vmath_box_muller on 8 pairs: lanes 0..3 take (w0, w1) of 4 blocks and
- * lanes 4..7 their (w2, w3); the same operations lane by lane. */
-#define BM8_BODY                                                           \
+ * lanes 4..7 their (w2, w3); the same operations lane by lane.  SQRT is
+ * vec8.h's square root for the target. */
+#define BM8_BODY(SQRT)                                                     \
 	do {                                                               \
 		const v8d zero = {0}, shift = zero + EXP_SHIFT;            \
 		size_t i = 0;                                              \
@@ -607,8 +600,7 @@ typedef uint32_t v8u32 __attribute__((vector_size(32)));
 			lg = f_ - s_ * (f_ - zz * t_);                     \
 			lg = kd * EXP_LN2_HI + (lg + kd * EXP_LN2_LO);     \
 			rad = -2.0 * lg;                                   \
-			for (int l = 0; l < 8; l++) /* IEEE sqrt */        \
-				rad[l] = sqrt(rad[l]);                     \
+			SQRT(rad);                                         \
 			/* sincos */                                       \
 			t = BM_2PI * u2;                                   \
 			q = (t * BM_2OPI + shift) - shift;                 \
@@ -644,19 +636,19 @@ typedef uint32_t v8u32 __attribute__((vector_size(32)));
 
 static void bm8_generic(const uint32_t *w, float *z_out, size_t nblocks)
 {
-	BM8_BODY;
+	BM8_BODY(V8SQRT_SSE2);
 }
 
 __attribute__((target("avx2"))) static void
 bm8_avx2(const uint32_t *w, float *z_out, size_t nblocks)
 {
-	BM8_BODY;
+	BM8_BODY(V8SQRT_AVX2);
 }
 
 __attribute__((target("avx512f"))) static void
 bm8_avx512(const uint32_t *w, float *z_out, size_t nblocks)
 {
-	BM8_BODY;
+	BM8_BODY(V8SQRT_AVX512);
 }
 #endif
 
