@@ -17,28 +17,19 @@
 #include "blas.h"
 #include "err.h"
 #include "model.h"
+#include "vmath.h"
 
 /* --- exp and gelu ---------------------------------------------------------- */
 
 /*
  * exp(x) in float for x clamped to [-87.3, 88]: x = n ln2 + r with
  * |r| <= ln2/2 (Cody-Waite, ln2 split in two), e^r by its degree-7 Taylor
- * polynomial (truncation error < 5e-9 relative), times 2^n built in the
- * exponent bits.  About 2 ulp.  The scalar and the vector version below
+ * polynomial (vmath.h's VMATH_EXPF_*), times 2^n built in the exponent
+ * bits.  About 2 ulp.  The scalar and the vector version below
  * perform the same operations in the same order.
  */
 #define EXP_LO (-87.3f)
 #define EXP_HI 88.0f
-#define EXP_LOG2E 1.44269504088896341f
-#define EXP_LN2_HI 0.693359375f           /* 8 significant bits: n*hi exact */
-#define EXP_LN2_LO (-2.12194440e-4f)      /* ln2 - hi                        */
-#define EXP_ROUND 12582912.0f             /* 1.5 * 2^23: round to integer    */
-#define EXP_C2 (1.0f / 2.0f)
-#define EXP_C3 (1.0f / 6.0f)
-#define EXP_C4 (1.0f / 24.0f)
-#define EXP_C5 (1.0f / 120.0f)
-#define EXP_C6 (1.0f / 720.0f)
-#define EXP_C7 (1.0f / 5040.0f)
 
 static float kernel_expf(float x)
 {
@@ -47,16 +38,9 @@ static float kernel_expf(float x)
 
 	x = x > EXP_HI ? EXP_HI : x;
 	x = x < EXP_LO ? EXP_LO : x;
-	n = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
-	r = (x - n * EXP_LN2_HI) - n * EXP_LN2_LO;
-	p = EXP_C7;
-	p = p * r + EXP_C6;
-	p = p * r + EXP_C5;
-	p = p * r + EXP_C4;
-	p = p * r + EXP_C3;
-	p = p * r + EXP_C2;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
+	n = (x * VMATH_EXPF_LOG2E + VMATH_EXPF_SHIFT) - VMATH_EXPF_SHIFT;
+	r = (x - n * VMATH_EXPF_LN2_HI) - n * VMATH_EXPF_LN2_LO;
+	VMATH_EXPF_POLY(p, r, 0.0f);
 	bits = ((int32_t)n + 127) << 23;
 	memcpy(&scale, &bits, sizeof(scale));
 	return p * scale;
@@ -106,16 +90,10 @@ __attribute__((target("avx512f"))) static void gelu_avx512(float *x,
 		e = -2.0f * u;
 		e = VSEL(e > hi, hi, e);
 		e = VSEL(e < lo, lo, e);
-		nn = (e * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
-		r = (e - nn * EXP_LN2_HI) - nn * EXP_LN2_LO;
-		p = (vf16){0} + EXP_C7;
-		p = p * r + EXP_C6;
-		p = p * r + EXP_C5;
-		p = p * r + EXP_C4;
-		p = p * r + EXP_C3;
-		p = p * r + EXP_C2;
-		p = p * r + 1.0f;
-		p = p * r + 1.0f;
+		nn = (e * VMATH_EXPF_LOG2E + VMATH_EXPF_SHIFT) -
+		     VMATH_EXPF_SHIFT;
+		r = (e - nn * VMATH_EXPF_LN2_HI) - nn * VMATH_EXPF_LN2_LO;
+		VMATH_EXPF_POLY(p, r, (vf16){0});
 		bits = (__builtin_convertvector(nn, vi16) + 127) << 23;
 		memcpy(&scale, &bits, sizeof(scale));
 		v = v / (1.0f + p * scale);

@@ -219,36 +219,19 @@ void vmath_exp_neg_n(const double *x, double *y, size_t n)
  * below 6e-9 relative); times 2^n in the exponent bits, n >= -126 for
  * x >= -87, so the result is never subnormal.
  */
-#define EXPF_LOG2E 1.44269504088896341f
-#define EXPF_LN2_HI 0.693359375f      /* 9 significant bits            */
-#define EXPF_LN2_LO (-2.12194440e-4f) /* ln2 - EXPF_LN2_HI               */
-#define EXPF_SHIFT 12582912.0f        /* 1.5 * 2^23: rounds to integer */
 #define EXPF_MIN (-87.0f)
-#define EXPF_C7 (1.0f / 5040.0f)
-#define EXPF_C6 (1.0f / 720.0f)
-#define EXPF_C5 (1.0f / 120.0f)
-#define EXPF_C4 (1.0f / 24.0f)
-#define EXPF_C3 (1.0f / 6.0f)
-#define EXPF_C2 0.5f
 
 float vmath_expf_neg(float x)
 {
-	float t, n, r, p, scale, shift = EXPF_SHIFT;
+	float t, n, r, p, scale, shift = VMATH_EXPF_SHIFT;
 	uint32_t bits, sb;
 
 	if (x > 0.0f)
 		x = 0.0f;
-	t = x * EXPF_LOG2E + EXPF_SHIFT;
-	n = t - EXPF_SHIFT;
-	r = (x - n * EXPF_LN2_HI) - n * EXPF_LN2_LO;
-	p = EXPF_C7;
-	p = p * r + EXPF_C6;
-	p = p * r + EXPF_C5;
-	p = p * r + EXPF_C4;
-	p = p * r + EXPF_C3;
-	p = p * r + EXPF_C2;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
+	t = x * VMATH_EXPF_LOG2E + VMATH_EXPF_SHIFT;
+	n = t - VMATH_EXPF_SHIFT;
+	r = (x - n * VMATH_EXPF_LN2_HI) - n * VMATH_EXPF_LN2_LO;
+	VMATH_EXPF_POLY(p, r, 0.0f);
 	/* n as an integer: the low bits of t; unsigned arithmetic, so that
 	 * the garbage of a -inf or NaN lane wraps instead of overflowing */
 	memcpy(&bits, &t, sizeof(bits));
@@ -268,10 +251,44 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 
 /* vmath_expf_neg on one vector of 16 lanes, the same operations lane by
  * lane (a macro: no function takes or returns a vector). */
-#define EXPF16(xv, out)                                                    	do {                                                               		v16f x_ = (xv), t_, n_, r_, p_, s_;                        		v16u b_;                                                   		x_ = V16SEL(x_ > zero, zero, x_);                          		t_ = x_ * EXPF_LOG2E + shift;                              		n_ = t_ - shift;                                           		r_ = (x_ - n_ * EXPF_LN2_HI) - n_ * EXPF_LN2_LO;           		p_ = zero + EXPF_C7;                                       		p_ = p_ * r_ + EXPF_C6;                                    		p_ = p_ * r_ + EXPF_C5;                                    		p_ = p_ * r_ + EXPF_C4;                                    		p_ = p_ * r_ + EXPF_C3;                                    		p_ = p_ * r_ + EXPF_C2;                                    		p_ = p_ * r_ + 1.0f;                                       		p_ = p_ * r_ + 1.0f;                                       		b_ = ((v16u)t_ - (v16u)shift + 127u) << 23;                		memcpy(&s_, &b_, sizeof(s_));                              		p_ = p_ * s_;                                              		(out) = V16SEL(x_ < EXPF_MIN, zero, p_);                   	} while (0)
+#define EXPF16(xv, out)                                                    \
+	do {                                                               \
+		v16f x_ = (xv), t_, n_, r_, p_, s_;                        \
+		v16u b_;                                                   \
+		x_ = V16SEL(x_ > zero, zero, x_);                          \
+		t_ = x_ * VMATH_EXPF_LOG2E + shift;                        \
+		n_ = t_ - shift;                                           \
+		r_ = (x_ - n_ * VMATH_EXPF_LN2_HI) - n_ * VMATH_EXPF_LN2_LO; \
+		VMATH_EXPF_POLY(p_, r_, zero);                             \
+		b_ = ((v16u)t_ - (v16u)shift + 127u) << 23;                \
+		memcpy(&s_, &b_, sizeof(s_));                              \
+		p_ = p_ * s_;                                              \
+		(out) = V16SEL(x_ < EXPF_MIN, zero, p_);                   \
+	} while (0)
 
 /* Two independent vectors per step (the polynomial is one chain). */
-#define EXPF16_BODY                                                        	do {                                                               		const v16f zero = {0}, shift = zero + EXPF_SHIFT;          		size_t i = 0;                                              		for (; i + 32 <= n; i += 32) {                             			v16f a, b;                                         			memcpy(&a, x + i, sizeof(a));                      			memcpy(&b, x + i + 16, sizeof(b));                 			EXPF16(a, a);                                      			EXPF16(b, b);                                      			memcpy(y + i, &a, sizeof(a));                      			memcpy(y + i + 16, &b, sizeof(b));                 		}                                                          		for (; i + 16 <= n; i += 16) {                             			v16f a;                                            			memcpy(&a, x + i, sizeof(a));                      			EXPF16(a, a);                                      			memcpy(y + i, &a, sizeof(a));                      		}                                                          		for (; i < n; i++)                                         			y[i] = vmath_expf_neg(x[i]);                       	} while (0)
+#define EXPF16_BODY                                                        \
+	do {                                                               \
+		const v16f zero = {0}, shift = zero + VMATH_EXPF_SHIFT;    \
+		size_t i = 0;                                              \
+		for (; i + 32 <= n; i += 32) {                             \
+			v16f a, b;                                         \
+			memcpy(&a, x + i, sizeof(a));                      \
+			memcpy(&b, x + i + 16, sizeof(b));                 \
+			EXPF16(a, a);                                      \
+			EXPF16(b, b);                                      \
+			memcpy(y + i, &a, sizeof(a));                      \
+			memcpy(y + i + 16, &b, sizeof(b));                 \
+		}                                                          \
+		for (; i + 16 <= n; i += 16) {                             \
+			v16f a;                                            \
+			memcpy(&a, x + i, sizeof(a));                      \
+			EXPF16(a, a);                                      \
+			memcpy(y + i, &a, sizeof(a));                      \
+		}                                                          \
+		for (; i < n; i++)                                         \
+			y[i] = vmath_expf_neg(x[i]);                       \
+	} while (0)
 
 static void expf16_generic(const float *x, float *y, size_t n)
 {

@@ -33,6 +33,31 @@ double vmath_exp_neg(double x);
 void vmath_exp_neg_n(const double *x, double *y, size_t n);
 
 /*
+ * The float exponential's pieces, shared by vmath_expf_neg and the model's
+ * exp (model_kernels.c): x = n ln2 + r, n = round(x log2 e) by adding and
+ * subtracting 1.5 * 2^23, ln2 split in two (VMATH_EXPF_LN2_HI has 9
+ * significant bits, so n ln2_hi is exact), |r| <= ln2/2; e^r by its
+ * degree-7 Taylor polynomial in Horner form (truncation below 6e-9
+ * relative): VMATH_EXPF_POLY(p, r, zero) for a float or a vector of
+ * floats (zero: 0 of p's type).
+ */
+#define VMATH_EXPF_LOG2E 1.44269504088896341f
+#define VMATH_EXPF_LN2_HI 0.693359375f
+#define VMATH_EXPF_LN2_LO (-2.12194440e-4f) /* ln2 - VMATH_EXPF_LN2_HI */
+#define VMATH_EXPF_SHIFT 12582912.0f        /* 1.5 * 2^23 */
+#define VMATH_EXPF_POLY(p, r, zero)                                        \
+	do {                                                               \
+		(p) = (zero) + (1.0f / 5040.0f);                           \
+		(p) = (p) * (r) + (1.0f / 720.0f);                         \
+		(p) = (p) * (r) + (1.0f / 120.0f);                         \
+		(p) = (p) * (r) + (1.0f / 24.0f);                          \
+		(p) = (p) * (r) + (1.0f / 6.0f);                           \
+		(p) = (p) * (r) + 0.5f;                                    \
+		(p) = (p) * (r) + 1.0f;                                    \
+		(p) = (p) * (r) + 1.0f;                                    \
+	} while (0)
+
+/*
  * e^x in float for x <= 0 (task.coloring_numerics: float): x < -87 gives
  * 0 (no subnormal results), NaN gives NaN, x > 0 is taken as 0, and
  * e^(+-0) = 1 exactly.  Within 2 ulp of the correctly rounded value.
