@@ -30,25 +30,31 @@
 	"run: {seed: 3, generations: 1}\n" \
 	"task: {kind: associative_recall, num_tokens: %u, value_bits: 5}\n" \
 	"model: {width: %u, key_size: 5, value_size: 5, " \
-	"input_embedding: mlp,\n" \
+	"input_embedding: mlp, init_seed_scale: %g,\n" \
 	"        seed_encoding: {kind: bits, dim: 10, placement: " \
 	"every_token}}\n" \
 	"objective: {variant: %s, seeds: 3}\n" \
 	"es: {population: 4}\n"
 
-static struct objective *recall_variant(unsigned n, unsigned width,
-				       const char *variant)
+static struct objective *recall_scaled(unsigned n, unsigned width,
+				      const char *variant, double seed_scale)
 {
 	char y[1024], err[RANDES_ERR_LEN];
 	struct config cfg;
 	struct objective *obj = NULL;
 
-	snprintf(y, sizeof(y), RECALL_YAML, n, width, variant);
+	snprintf(y, sizeof(y), RECALL_YAML, n, width, seed_scale, variant);
 	ck_assert_msg(config_load_string(&cfg, y, strlen(y), "t.yaml", NULL, 0,
 					 err) == 0,
 		      "%s", err);
 	ck_assert_msg(objective_new(&obj, &cfg, err) == 0, "%s", err);
 	return obj;
+}
+
+static struct objective *recall_variant(unsigned n, unsigned width,
+				       const char *variant)
+{
+	return recall_scaled(n, width, variant, 0.0);
 }
 
 static struct objective *recall_objective(unsigned n, unsigned width)
@@ -331,6 +337,65 @@ START_TEST(modelfile_fold_r0)
 }
 END_TEST
 
+/*
+ * model.init_seed_scale: after the fold the seed rows restart at the scale
+ * times the run's fresh rows, and the bias is moved so that the embedding's
+ * mean over seeds (each bit 1 with probability 1/2) is the folded one;
+ * every other tensor is the folded start's.  A run that folds nothing
+ * refuses the key.
+ */
+START_TEST(modelfile_seed_scale)
+{
+	const char *dir = tu_mkdtemp();
+	struct objective *src = recall_variant(5, 16, "E_r0");
+	struct objective *fold = recall_variant(5, 16, "q_R");
+	struct objective *scaled = recall_scaled(5, 16, "q_R", 0.25);
+	struct objective *fixed = recall_scaled(5, 16, "q_r0", 0.25);
+	size_t D = objective_n_params(src), W = 16;
+	size_t din = src->model.spec.din, S = SEED_BITS, ew, eb;
+	float *ft = marked_theta(src), *tf = fresh_theta(fold);
+	float *ts = fresh_theta(scaled), *fresh = fresh_theta(scaled);
+	char err[RANDES_ERR_LEN];
+	const char *path = write_model(dir, "r0.safetensors", src, ft);
+
+	ck_assert_msg(modelfile_init_theta(fold, path, tf, err) == 0, "%s",
+		      err);
+	ck_assert_msg(modelfile_init_theta(scaled, path, ts, err) == 0, "%s",
+		      err);
+	ew = scaled->model.off.embed_w;
+	eb = scaled->model.off.embed_b;
+	for (size_t i = 0; i < D; i++) {
+		int seed_row = i >= ew + (din - S) * W && i < ew + din * W;
+
+		if (seed_row)
+			ck_assert_float_eq(ts[i], 0.25f * fresh[i]);
+		else if (i < eb || i >= eb + W)
+			ck_assert_float_eq(ts[i], tf[i]);
+	}
+	for (size_t c = 0; c < W; c++) {
+		double mean = ts[eb + c];
+
+		for (size_t r = din - S; r < din; r++)
+			mean += 0.5 * ts[ew + r * W + c];
+		ck_assert_msg(fabs(mean - tf[eb + c]) <=
+				      1e-6 * (1.0 + fabs(tf[eb + c])),
+			      "column %zu: mean bias %g, folded %g", c, mean,
+			      (double)tf[eb + c]);
+	}
+	/* a fixed-seed run folds nothing, so the scale has nothing to act on */
+	check_refused(fixed, path, RANDES_EDATA, "init_seed_scale");
+	free(ft);
+	free(tf);
+	free(ts);
+	free(fresh);
+	objective_free(src);
+	objective_free(fold);
+	objective_free(scaled);
+	objective_free(fixed);
+	tu_rm_rf(dir);
+}
+END_TEST
+
 static Suite *modelfile_suite(void)
 {
 	Suite *s = suite_create("modelfile");
@@ -341,6 +406,7 @@ static Suite *modelfile_suite(void)
 	tcase_add_test(tc, modelfile_recall_shrink);
 	tcase_add_test(tc, modelfile_refusals);
 	tcase_add_test(tc, modelfile_fold_r0);
+	tcase_add_test(tc, modelfile_seed_scale);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -276,6 +276,8 @@ static const struct desc descs[] = {
 	 .flags = DF_LOCKED | DF_MIN_EXCL},
 	{.path = "model.init_from", .type = DESC_STRING, F(model.init_from),
 	 .flags = DF_PATH},
+	{.path = "model.init_seed_scale", .type = DESC_DOUBLE,
+	 F(model.init_seed_scale), .min = 0, .max = 1e3},
 
 	{.path = "objective.variant", .type = DESC_ENUM,
 	 F(objective.variant), .words = variant_words},

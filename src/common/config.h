@@ -186,6 +186,9 @@ struct config_model {
 	double weight_init_var;     /* w_init_var: 1                          */
 	/* "" or an exported model whose tensors start the run (docs/config.md) */
 	char init_from[CONFIG_PATH_LEN];
+	/* with init_from and a folded fixed-seed model: the seed rows restart
+	 * at this times their random initialisation, centred (docs/config.md) */
+	double init_seed_scale;
 };
 
 struct config_objective {
