@@ -593,6 +593,20 @@ START_TEST(config_overrides)
 			      err, NULL),
 			 0);
 	ck_assert_uint_eq(c.run.generations, 9);
+
+	/* "key=" with nothing after it: the empty string, which clears a
+	 * path key and is refused by every other key */
+	const char *ov4[] = {"model.init_from="};
+	ck_assert_int_eq(load(&c, "o.yaml",
+			      BASE "model: {init_from: a/m.safetensors}\n",
+			      ov4, 1, err, NULL),
+			 0);
+	ck_assert_str_eq(c.model.init_from, "");
+	const char *ov5[] = {"run.name="};
+	ck_assert_int_eq(load(&c, "o.yaml", BASE, ov5, 1, err, NULL),
+			 RANDES_ECONFIG);
+	ck_assert_msg(strstr(err, "--set run.name=: run.name: expected"),
+		      "%s", err);
 }
 END_TEST
 

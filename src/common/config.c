@@ -949,7 +949,7 @@ static int set_value(struct load *ld, const struct desc *d,
 	const char *s;
 	int rc = 0;
 
-	if (!node)
+	if (!node && !(d->type == DESC_STRING && (d->flags & DF_PATH)))
 		return fail_desc(ld, node, d);
 	switch (d->type) {
 	case DESC_U32:
@@ -991,7 +991,8 @@ static int set_value(struct load *ld, const struct desc *d,
 		break;
 	}
 	case DESC_STRING:
-		s = yaml_scalar_text(node);
+		/* no node: "--set key=" (an empty document); it clears a path */
+		s = node ? yaml_scalar_text(node) : "";
 		if (!s || !string_ok(s, d->size, d->flags))
 			return fail_desc(ld, node, d);
 		memset(f, 0, d->size);
