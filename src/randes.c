@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/blas.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -751,6 +752,12 @@ int main(int argc, char **argv)
 	 * fail, so end-to-end tests can hit a checkpoint save or a metrics
 	 * append deterministically.  Unset in normal use. */
 	if (fsutil_fault_from_env(ferr) != 0) {
+		fprintf(stderr, "randes: %s\n", ferr);
+		return randes_err_exit_code(RANDES_EUSAGE);
+	}
+	/* RANDES_ISA=generic|avx2|avx512: the kernels another CPU would
+	 * use (docs/performance.md); unset in normal use. */
+	if (blas_isa_from_env(ferr) != 0) {
 		fprintf(stderr, "randes: %s\n", ferr);
 		return randes_err_exit_code(RANDES_EUSAGE);
 	}

@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -481,4 +482,27 @@ int blas_isa_set(enum blas_isa isa)
 		return -1;
 	blas_isa_now = isa;
 	return 0;
+}
+
+int blas_isa_from_env(char *err)
+{
+	static const enum blas_isa all[] = {BLAS_ISA_GENERIC, BLAS_ISA_AVX2,
+					    BLAS_ISA_AVX512};
+	const char *v = getenv("RANDES_ISA");
+
+	if (!v || !*v)
+		return 0;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(v, blas_isa_name(all[i])) != 0)
+			continue;
+		if (blas_isa_set(all[i]) != 0)
+			return randes_errf(err, RANDES_EUSAGE,
+					   "RANDES_ISA='%s': this CPU lacks "
+					   "it (it has %s at most)",
+					   v, blas_isa_name(blas_isa_get()));
+		return 0;
+	}
+	return randes_errf(err, RANDES_EUSAGE,
+			   "RANDES_ISA='%s': expected generic, avx2 or avx512",
+			   v);
 }

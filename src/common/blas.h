@@ -112,4 +112,13 @@ const char *blas_isa_name(enum blas_isa isa);
  */
 int blas_isa_set(enum blas_isa isa);
 
+/*
+ * RANDES_ISA=generic|avx2|avx512 forces that instruction set for the whole
+ * process, so that a run on this machine can show what another CPU would
+ * compute (the same bits: docs/performance.md).  0 if unset or empty or
+ * done; RANDES_EUSAGE with err written for an unknown name or one this
+ * CPU lacks.
+ */
+int blas_isa_from_env(char *err);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/blas.h"
 #include "common/checkpoint.h"
 #include "common/err.h"
 #include "common/es.h"
@@ -320,10 +321,11 @@ int train_run(struct comm *c, const struct config *cfg,
 	if (c->rank == 0)
 		log_msg(LOG_INFO,
 			"%s: %s, %s, D = %zu parameters, P = %zu, %" PRIu32
-			" generations, %d rank%s, run dir %s",
+			" generations, %d rank%s, run dir %s, kernels %s",
 			tag, config_task_kind_name(cfg->task.kind),
 			config_variant_name(cfg->objective.variant), D, P, G,
-			c->size, c->size == 1 ? "" : "s", opt->run_dir);
+			c->size, c->size == 1 ? "" : "s", opt->run_dir,
+			blas_isa_name(blas_isa_get()));
 
 	struct worker_header hdr;
 
