@@ -112,6 +112,30 @@ const char *blas_isa_name(enum blas_isa isa);
  */
 int blas_isa_set(enum blas_isa isa);
 
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * r kernel_avx512(...), r kernel_avx2(...) or r kernel_generic(...),
+ * whichever instruction set the kernels use now: the one dispatch of every
+ * vectorised loop (vmath, rng, es_vec, model_lin, the colouring scorer).  r
+ * is what stands before the call: "x =" for a result, "(void)" for none.
+ * x86 only; elsewhere the caller's portable code runs instead.
+ */
+#define BLAS_ISA_DISPATCH(r, kernel, ...)                                  \
+	do {                                                               \
+		switch (blas_isa_get()) {                                  \
+		case BLAS_ISA_AVX512:                                      \
+			r kernel##_avx512(__VA_ARGS__);                    \
+			break;                                             \
+		case BLAS_ISA_AVX2:                                        \
+			r kernel##_avx2(__VA_ARGS__);                      \
+			break;                                             \
+		case BLAS_ISA_GENERIC:                                     \
+			r kernel##_generic(__VA_ARGS__);                   \
+			break;                                             \
+		}                                                          \
+	} while (0)
+#endif
+
 /*
  * RANDES_ISA=generic|avx2|avx512 forces that instruction set for the whole
  * process, so that a run on this machine can show what another CPU would

@@ -161,22 +161,8 @@ static size_t theta_scalar(size_t i0, float *theta, double *step,
 #undef ESV_SQRT
 #undef ESV_WIDEN
 
-/* Sets r = kernel_<isa>(args) for the ISA in use; r is "var =", or
- * "(void)" for a void kernel. */
-#define ESV_DISPATCH(r, kernel, ...)                                       \
-	do {                                                               \
-		switch (blas_isa_get()) {                                  \
-		case BLAS_ISA_AVX512:                                      \
-			r kernel##_avx512(__VA_ARGS__);                    \
-			break;                                             \
-		case BLAS_ISA_AVX2:                                        \
-			r kernel##_avx2(__VA_ARGS__);                      \
-			break;                                             \
-		case BLAS_ISA_GENERIC:                                     \
-			r kernel##_generic(__VA_ARGS__);                   \
-			break;                                             \
-		}                                                          \
-	} while (0)
+/* r kernel_<isa>(args) for the ISA in use (blas.h). */
+#define ESV_DISPATCH(r, kernel, ...) BLAS_ISA_DISPATCH(r, kernel, __VA_ARGS__)
 #else
 #define ESV_DISPATCH(r, kernel, ...) r kernel##_scalar(0, __VA_ARGS__)
 #endif

@@ -62,18 +62,10 @@ void lin_soa_gemm(size_t K, size_t N, const float *in, const float *w,
 		  size_t ldw, const float *bias, float *out)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		soa_gemm_avx512(K, N, in, w, ldw, bias, out);
-		return;
-	case BLAS_ISA_AVX2:
-		soa_gemm_avx2(K, N, in, w, ldw, bias, out);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), soa_gemm, K, N, in, w, ldw, bias, out);
+#else
 	soa_gemm_generic(K, N, in, w, ldw, bias, out);
+#endif
 }
 
 /* The embedding sum and the positional add of a table row (the body's
@@ -82,35 +74,19 @@ static void lin_embed_sum(size_t W, const float *tp, const float *sp,
 			  const float *be, float *h)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		embed_sum_avx512(W, tp, sp, be, h);
-		return;
-	case BLAS_ISA_AVX2:
-		embed_sum_avx2(W, tp, sp, be, h);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), embed_sum, W, tp, sp, be, h);
+#else
 	embed_sum_generic(W, tp, sp, be, h);
+#endif
 }
 
 static void lin_add_row(size_t W, const float *pe, float *h)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		add_row_avx512(W, pe, h);
-		return;
-	case BLAS_ISA_AVX2:
-		add_row_avx2(W, pe, h);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), add_row, W, pe, h);
+#else
 	add_row_generic(W, pe, h);
+#endif
 }
 
 void lin_seq_from(const struct lin_spec *ls, size_t l0,
@@ -118,18 +94,10 @@ void lin_seq_from(const struct lin_spec *ls, size_t l0,
 		  const float *const *rows, float *xs, float *scratch)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		seq_avx512(ls, l0, mrest, mask, rows, xs, scratch);
-		return;
-	case BLAS_ISA_AVX2:
-		seq_avx2(ls, l0, mrest, mask, rows, xs, scratch);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), seq, ls, l0, mrest, mask, rows, xs, scratch);
+#else
 	seq_generic(ls, l0, mrest, mask, rows, xs, scratch);
+#endif
 }
 
 void lin_seq(const struct lin_spec *ls, const float *const *mrest,
@@ -143,36 +111,20 @@ void lin_first_row(const struct lin_spec *ls, const float *const *src,
 		   size_t nk, float *out, float *scratch)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		first_row_avx512(ls, src, nk, out, scratch);
-		return;
-	case BLAS_ISA_AVX2:
-		first_row_avx2(ls, src, nk, out, scratch);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), first_row, ls, src, nk, out, scratch);
+#else
 	first_row_generic(ls, src, nk, out, scratch);
+#endif
 }
 
 void lin_gram_tables(const struct lin_spec *ls, const float *table,
 		     size_t C, float *g)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		gram_avx512(ls, table, C, g);
-		return;
-	case BLAS_ISA_AVX2:
-		gram_avx2(ls, table, C, g);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), gram, ls, table, C, g);
+#else
 	gram_generic(ls, table, C, g);
+#endif
 }
 
 void lin_first_row_g(const struct lin_spec *ls, const float *const *src,
@@ -180,18 +132,10 @@ void lin_first_row_g(const struct lin_spec *ls, const float *const *src,
 {
 	RANDES_ASSERT(nk <= LIN_GRAM_MAXK);
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		first_row_g_avx512(ls, src, nk, out, scratch);
-		return;
-	case BLAS_ISA_AVX2:
-		first_row_g_avx2(ls, src, nk, out, scratch);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), first_row_g, ls, src, nk, out, scratch);
+#else
 	first_row_g_generic(ls, src, nk, out, scratch);
+#endif
 }
 
 void lin_seq_g(const struct lin_spec *ls, const float *g, size_t C,
@@ -199,18 +143,10 @@ void lin_seq_g(const struct lin_spec *ls, const float *g, size_t C,
 	       const uint16_t *keys, const uint8_t *nkeys, float *xs)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		seq_g_avx512(ls, g, C, cls, rows, keys, nkeys, xs);
-		return;
-	case BLAS_ISA_AVX2:
-		seq_g_avx2(ls, g, C, cls, rows, keys, nkeys, xs);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), seq_g, ls, g, C, cls, rows, keys, nkeys, xs);
+#else
 	seq_g_generic(ls, g, C, cls, rows, keys, nkeys, xs);
+#endif
 }
 
 int lin_gram_ok(const struct lin_spec *ls)

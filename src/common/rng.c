@@ -119,19 +119,10 @@ void rng_philox4x32_10_n(const uint32_t ctr[4], const uint32_t key[2],
 			 size_t nblocks, uint32_t *out)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		philox8_avx512(ctr, key, nblocks, out);
-		return;
-	case BLAS_ISA_AVX2:
-		philox8_avx2(ctr, key, nblocks, out);
-		return;
-	case BLAS_ISA_GENERIC:
-		philox8_generic(ctr, key, nblocks, out);
-		return;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), philox8, ctr, key, nblocks, out);
+#else
 	philox_blocks(ctr, key, 0, nblocks, out);
+#endif
 }
 
 void rng_stream_init(struct rng_stream *s, uint64_t seed, uint32_t purpose,

@@ -195,20 +195,11 @@ exp8_avx512(const double *x, double *y, size_t n)
 void vmath_exp_neg_n(const double *x, double *y, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		exp8_avx512(x, y, n);
-		return;
-	case BLAS_ISA_AVX2:
-		exp8_avx2(x, y, n);
-		return;
-	case BLAS_ISA_GENERIC:
-		exp8_generic(x, y, n);
-		return;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), exp8, x, y, n);
+#else
 	for (size_t i = 0; i < n; i++)
 		y[i] = vmath_exp_neg(x[i]);
+#endif
 }
 
 /*
@@ -311,20 +302,11 @@ expf16_avx512(const float *x, float *y, size_t n)
 void vmath_expf_neg_n(const float *x, float *y, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		expf16_avx512(x, y, n);
-		return;
-	case BLAS_ISA_AVX2:
-		expf16_avx2(x, y, n);
-		return;
-	case BLAS_ISA_GENERIC:
-		expf16_generic(x, y, n);
-		return;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), expf16, x, y, n);
+#else
 	for (size_t i = 0; i < n; i++)
 		y[i] = vmath_expf_neg(x[i]);
+#endif
 }
 
 /*
@@ -472,20 +454,11 @@ log8_avx512(const double *x, double *y, size_t n)
 void vmath_log1p_pos_n(const double *x, double *y, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		log8_avx512(x, y, n);
-		return;
-	case BLAS_ISA_AVX2:
-		log8_avx2(x, y, n);
-		return;
-	case BLAS_ISA_GENERIC:
-		log8_generic(x, y, n);
-		return;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), log8, x, y, n);
+#else
 	for (size_t i = 0; i < n; i++)
 		y[i] = vmath_log1p_pos(x[i]);
+#endif
 }
 
 /* --- Box-Muller ---------------------------------------------------------- */
@@ -672,23 +645,14 @@ bm8_avx512(const uint32_t *w, float *z_out, size_t nblocks)
 void vmath_box_muller_n(const uint32_t *w, float *z, size_t nblocks)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		bm8_avx512(w, z, nblocks);
-		return;
-	case BLAS_ISA_AVX2:
-		bm8_avx2(w, z, nblocks);
-		return;
-	case BLAS_ISA_GENERIC:
-		bm8_generic(w, z, nblocks);
-		return;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), bm8, w, z, nblocks);
+#else
 	for (size_t i = 0; i < nblocks; i++) {
 		vmath_box_muller(w[4 * i], w[4 * i + 1], &z[4 * i], &z[4 * i + 1]);
 		vmath_box_muller(w[4 * i + 2], w[4 * i + 3], &z[4 * i + 2],
 				 &z[4 * i + 3]);
 	}
+#endif
 }
 
 /* --- division ------------------------------------------------------------ */
@@ -730,20 +694,11 @@ div8_avx512(const double *a, const double *b, double *y, size_t n)
 void vmath_div_n(const double *a, const double *b, double *y, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		div8_avx512(a, b, y, n);
-		return;
-	case BLAS_ISA_AVX2:
-		div8_avx2(a, b, y, n);
-		return;
-	case BLAS_ISA_GENERIC:
-		div8_generic(a, b, y, n);
-		return;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), div8, a, b, y, n);
+#else
 	for (size_t i = 0; i < n; i++)
 		y[i] = a[i] / b[i];
+#endif
 }
 
 double vmath_pow_unit(double x, double y)

@@ -398,18 +398,11 @@ void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
 			  uint8_t *success, uint8_t *colour, double *p)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		score_block_avx512(N, nb, z, order, loss, success, colour, p);
-		return;
-	case BLAS_ISA_AVX2:
-		score_block_avx2(N, nb, z, order, loss, success, colour, p);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), score_block,
+			  N, nb, z, order, loss, success, colour, p);
+#else
 	score_block_generic(N, nb, z, order, loss, success, colour, p);
+#endif
 }
 
 /* --- the scores in float (task.coloring_numerics: float) ---------------- */
@@ -625,18 +618,11 @@ void coloring_score_block_f(uint32_t N, size_t nb, const float *const *z,
 			    uint8_t *success, uint8_t *colour, float *p)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	switch (blas_isa_get()) {
-	case BLAS_ISA_AVX512:
-		score_block_f_avx512(N, nb, z, order, loss, success, colour, p);
-		return;
-	case BLAS_ISA_AVX2:
-		score_block_f_avx2(N, nb, z, order, loss, success, colour, p);
-		return;
-	case BLAS_ISA_GENERIC:
-		break;
-	}
-#endif
+	BLAS_ISA_DISPATCH((void), score_block_f,
+			  N, nb, z, order, loss, success, colour, p);
+#else
 	score_block_f_generic(N, nb, z, order, loss, success, colour, p);
+#endif
 }
 
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
