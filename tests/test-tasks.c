@@ -282,6 +282,49 @@ START_TEST(tasks_coloring_loss_hand)
 END_TEST
 
 /*
+ * nb lanes of colouring logits and cycles for the block-scorer tests:
+ * values from a small set (ties, signed zeros, +-80) or 4 N(0, 1); lane 0
+ * gets a NaN when rep % 7 == 6, the last lane an infinity when rep % 11 ==
+ * 10; the cycles of the lanes are all distinct (rep % 3 == 0), all one
+ * (1) or runs of three (2), as the seeds of one input share a cycle.
+ * Returns 1 if a NaN or infinity was planted.
+ */
+static int coloring_block_inputs(struct rng_stream *st, uint32_t N,
+				 size_t nb, int rep,
+				 float z[][TASK_COLORING_MAX_N * 3],
+				 uint32_t ord[][TASK_COLORING_MAX_N],
+				 const float **zs, const uint32_t **os)
+{
+	static const float vals[] = {-1.0f, 0.0f, -0.0f, 0.5f, 0.5f, 2.0f,
+				     80.0f, -80.0f};
+	const int share = rep % 3;
+	int nonfinite = 0;
+
+	for (size_t l = 0; l < nb; l++) {
+		for (size_t i = 0; i < N * 3; i++) {
+			uint32_t r = rng_below(st, 10);
+			z[l][i] = r < 8 ? vals[r] : 4.0f * rng_normal(st);
+		}
+		if (rep % 7 == 6 && l == 0) {
+			z[l][rng_below(st, N * 3)] = NAN;
+			nonfinite = 1;
+		}
+		if (rep % 11 == 10 && l + 1 == nb) {
+			z[l][rng_below(st, N * 3)] =
+				rep % 2 ? INFINITY : -INFINITY;
+			nonfinite = 1;
+		}
+		for (uint32_t v = 0; v < N; v++)
+			ord[l][v] = v;
+		rng_shuffle_u32(st, ord[l], N);
+		zs[l] = z[l];
+		os[l] = share == 0 ? ord[l]
+			: share == 1 ? ord[0] : ord[l / 3 * 3];
+	}
+	return nonfinite;
+}
+
+/*
  * coloring_score_block against the one-sequence functions, bit for bit, on
  * every instruction set: random logits with ties (values from a small
  * set), signed zeros, large magnitudes and NaN; blocks of 1..8 lanes whose
@@ -290,8 +333,6 @@ END_TEST
 START_TEST(tasks_coloring_score_block)
 {
 	static const uint32_t Ns[] = {3, 4, 10, 40};
-	static const float vals[] = {-1.0f, 0.0f, -0.0f, 0.5f, 0.5f, 2.0f,
-				     80.0f, -80.0f};
 	enum blas_isa saved = blas_isa_get();
 	struct rng_stream st;
 	size_t checked = 0;
@@ -306,7 +347,6 @@ START_TEST(tasks_coloring_score_block)
 		for (int rep = 0; rep < 60; rep++) {
 			const uint32_t N = Ns[ni];
 			const size_t nb = 1 + (size_t)rep % COLORING_LANES;
-			const int share = rep % 3; /* 0 distinct, 1 one, 2 runs */
 			float z[COLORING_LANES][TASK_COLORING_MAX_N * 3];
 			uint32_t ord[COLORING_LANES][TASK_COLORING_MAX_N];
 			const float *zs[COLORING_LANES];
@@ -316,24 +356,7 @@ START_TEST(tasks_coloring_score_block)
 			uint8_t col[COLORING_LANES * TASK_COLORING_MAX_N];
 			double p[COLORING_LANES * TASK_COLORING_MAX_N * 3];
 
-			for (size_t l = 0; l < nb; l++) {
-				for (size_t i = 0; i < N * 3; i++) {
-					uint32_t r = rng_below(&st, 10);
-					z[l][i] = r < 8 ? vals[r]
-						: 4.0f * rng_normal(&st);
-				}
-				if (rep % 7 == 6 && l == 0)
-					z[l][rng_below(&st, N * 3)] = NAN;
-				if (rep % 11 == 10 && l + 1 == nb)
-					z[l][rng_below(&st, N * 3)] =
-						rep % 2 ? INFINITY : -INFINITY;
-				for (uint32_t v = 0; v < N; v++)
-					ord[l][v] = v;
-				rng_shuffle_u32(&st, ord[l], N);
-				zs[l] = z[l];
-				os[l] = share == 0 ? ord[l]
-					: share == 1 ? ord[0] : ord[l / 3 * 3];
-			}
+			coloring_block_inputs(&st, N, nb, rep, z, ord, zs, os);
 			coloring_score_block(N, nb, zs, os, loss, ok, col, p);
 			for (size_t l = 0; l < nb; l++) {
 				double pr[TASK_COLORING_MAX_N * 3];
@@ -394,8 +417,6 @@ END_TEST
 START_TEST(tasks_coloring_score_block_f)
 {
 	static const uint32_t Ns[] = {3, 5, 6, 10, 17, 40};
-	static const float vals[] = {-1.0f, 0.0f, -0.0f, 0.5f, 0.5f, 2.0f,
-				     80.0f, -80.0f};
 	enum { NL = COLORING_LANES_F, MAXO = TASK_COLORING_MAX_N * 3 };
 	enum blas_isa saved = blas_isa_get();
 	struct rng_stream st;
@@ -407,37 +428,16 @@ START_TEST(tasks_coloring_score_block_f)
 	for (int rep = 0; rep < 40; rep++) {
 		const uint32_t N = Ns[ni];
 		const size_t nb = 1 + (size_t)rep % NL;
-		const int share = rep % 3; /* 0 distinct, 1 one, 2 runs */
 		float z[NL][MAXO];
 		uint32_t ord[NL][TASK_COLORING_MAX_N];
 		const float *zs[NL];
 		const uint32_t *os[NL];
 		float loss[3][NL], p[3][NL * MAXO];
 		uint8_t ok[3][NL], col[3][NL * TASK_COLORING_MAX_N];
-		int nonfinite = 0, k = 0;
+		int k = 0;
+		int nonfinite = coloring_block_inputs(&st, N, nb, rep, z, ord,
+						      zs, os);
 
-		for (size_t l = 0; l < nb; l++) {
-			for (size_t i = 0; i < N * 3; i++) {
-				uint32_t r = rng_below(&st, 10);
-				z[l][i] = r < 8 ? vals[r]
-						: 4.0f * rng_normal(&st);
-			}
-			if (rep % 7 == 6 && l == 0) {
-				z[l][rng_below(&st, N * 3)] = NAN;
-				nonfinite = 1;
-			}
-			if (rep % 11 == 10 && l + 1 == nb) {
-				z[l][rng_below(&st, N * 3)] =
-					rep % 2 ? INFINITY : -INFINITY;
-				nonfinite = 1;
-			}
-			for (uint32_t v = 0; v < N; v++)
-				ord[l][v] = v;
-			rng_shuffle_u32(&st, ord[l], N);
-			zs[l] = z[l];
-			os[l] = share == 0 ? ord[l]
-				: share == 1 ? ord[0] : ord[l / 3 * 3];
-		}
 		for (int isa = BLAS_ISA_GENERIC; isa <= BLAS_ISA_AVX512; isa++) {
 			if (blas_isa_set((enum blas_isa)isa) != 0)
 				continue;
