@@ -100,6 +100,13 @@ for f in "$src"/configs/*.yaml; do
 		"$randes" check-config "first-$name"
 	cmp -s out "first-$name" || fail "check-config $name: output differs when loaded back"
 done
+# every committed sweep expands into valid runs, and listing writes nothing
+for f in "$src"/configs/sweeps/*.yaml; do
+	name=$(basename "$f")
+	expect 0 "sweep --list $name" -- "$randes" sweep "$f" --list --run-root lr
+	[ -s out ] || fail "sweep --list $name listed no runs"
+	[ -e lr ] && fail "sweep --list $name created its run root"
+done
 expect 0 "check-config default" -- "$randes" check-config "$src/configs/default.yaml"
 has out 'name: "default"'
 has out "kind: cycle_coloring"
