@@ -949,7 +949,9 @@ static int set_value(struct load *ld, const struct desc *d,
 	const char *s;
 	int rc = 0;
 
-	if (!node && !(d->type == DESC_STRING && (d->flags & DF_PATH)))
+	/* no node: "--set key=", an empty document; only a string key can
+	 * take it (the empty string, which string_ok allows for paths) */
+	if (!node && d->type != DESC_STRING)
 		return fail_desc(ld, node, d);
 	switch (d->type) {
 	case DESC_U32:
@@ -991,7 +993,6 @@ static int set_value(struct load *ld, const struct desc *d,
 		break;
 	}
 	case DESC_STRING:
-		/* no node: "--set key=" (an empty document); it clears a path */
 		s = node ? yaml_scalar_text(node) : "";
 		if (!s || !string_ok(s, d->size, d->flags))
 			return fail_desc(ld, node, d);

@@ -345,6 +345,26 @@ static void sumsq2(const double *a, const double *b, size_t n, double *sa,
 	*sb = t;
 }
 
+/* Pairs waiting to be summed into grad (and sgrad) in one pass. */
+struct pair_group {
+	const float *eps[ES_VEC_GROUP];
+	double w[ES_VEC_GROUP], s[ES_VEC_GROUP];
+	size_t n;
+	int rebuilt; /* one of them is in es->noise */
+};
+
+/* Adds the group's pairs, in their order, and empties it. */
+static void group_flush(struct es *es, struct pair_group *gr)
+{
+	if (gr->n == 0)
+		return;
+	es_vec_accumulate(es->grad, gr->eps, gr->w, gr->n, es->dim);
+	if (es->strategy == ES_STRATEGY_PGPE)
+		es_vec_accumulate_sq(es->sgrad, gr->eps, gr->s, gr->n, es->dim);
+	gr->n = 0;
+	gr->rebuilt = 0;
+}
+
 /* Turns the gradient es->grad into the centre step es->step (ascent) and
  * advances the optimizer state.  lr = lr(g); gn = ‖es->grad‖₂ (norm2),
  * read by ClipUp only.  The loops are es_vec's, whose contracts are the
@@ -407,10 +427,8 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 	size_t D = es->dim, P = es->population, pairs = P / 2;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
 	double b = 0, gsum, dsum;
-	const float *grp[ES_VEC_GROUP]; /* the pairs not yet summed */
-	double grp_w[ES_VEC_GROUP], grp_s[ES_VEC_GROUP];
-	size_t n_bad, theta_bad, ngrp = 0;
-	int grp_rebuilt = 0; /* one of them is in es->noise */
+	struct pair_group gr = {.n = 0};
+	size_t n_bad, theta_bad;
 
 	/* Shaped fitness u; pgpe's baseline b is the mean of all P. */
 	n_bad = es_shape(c->shaping, fitness, P, es->shaped, es->order);
@@ -434,43 +452,30 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 	memset(es->grad, 0, D * sizeof(double));
 	if (pgpe)
 		memset(es->sgrad, 0, D * sizeof(double));
-	for (size_t k = 0; k <= pairs; k++) {
-		double w = 0, s = 0;
-		const float *eps = NULL;
+	for (size_t k = 0; k < pairs; k++) {
+		double w = es->shaped[2 * k] - es->shaped[2 * k + 1];
+		double s = pgpe ? 0.5 * (es->shaped[2 * k] +
+					 es->shaped[2 * k + 1]) - b
+				: 0.0;
+		const float *eps = noise ? noise(ctx, k) : NULL;
 
-		if (k < pairs) {
-			w = es->shaped[2 * k] - es->shaped[2 * k + 1];
-			s = pgpe ? 0.5 * (es->shaped[2 * k] +
-					  es->shaped[2 * k + 1]) - b
-				 : 0.0;
-			eps = noise ? noise(ctx, k) : NULL;
-			if (w == 0 && s == 0)
-				continue;
-		}
-		/* close the group: at the end, when full, or when this pair
-		 * needs es->noise and the group holds it */
-		if (ngrp > 0 && (k == pairs || ngrp == ES_VEC_GROUP ||
-				 (!eps && grp_rebuilt))) {
-			es_vec_accumulate(es->grad, grp, grp_w, ngrp, D);
-			if (pgpe)
-				es_vec_accumulate_sq(es->sgrad, grp, grp_s,
-						     ngrp, D);
-			ngrp = 0;
-			grp_rebuilt = 0;
-		}
-		if (k == pairs)
-			break;
+		if (w == 0 && s == 0)
+			continue;
+		/* full, or this pair needs es->noise and the group holds it */
+		if (gr.n == ES_VEC_GROUP || (!eps && gr.rebuilt))
+			group_flush(es, &gr);
 		if (!eps) {
 			rng_normal_fill(es->run_seed, RNG_PURPOSE_NOISE, g,
 					(uint32_t)k, es->noise, D);
 			eps = es->noise;
-			grp_rebuilt = 1;
+			gr.rebuilt = 1;
 		}
-		grp[ngrp] = eps;
-		grp_w[ngrp] = w;
-		grp_s[ngrp] = s;
-		ngrp++;
+		gr.eps[gr.n] = eps;
+		gr.w[gr.n] = w;
+		gr.s[gr.n] = s;
+		gr.n++;
 	}
+	group_flush(es, &gr);
 
 	/* The centre gradient (ascent direction). */
 	if (pgpe) {

@@ -161,16 +161,9 @@ static double rse_mean(enum rse_kind kind)
  * summed in double, then rounded): a deterministic start, from which
  * training decides how to use the seed.  Only where the seed is the same
  * vector appended to every token; 0 if not folded.
- *
- * With model.init_seed_scale = a > 0 the seed rows then restart at a times
- * their random initialisation in this run (fresh, the run's own θ before
- * the file was read), centred on the seed's mean: embed.b -= E[s] W_seed,
- * so the average over seeds of the first layer's input is the folded one
- * and each seed moves it a little.  A seed-blind start sits where L^q has
- * no slope towards using the seed; this gives it some to shape.
  */
 static int fold_r0(const struct objective *run, const struct objective *file,
-		   const float *fresh, float *theta)
+		   float *theta)
 {
 	const struct model_spec *s = &run->model.spec;
 	size_t W = s->width, R = s->rse_dim, first = s->din - R;
@@ -191,23 +184,39 @@ static int fold_r0(const struct objective *run, const struct objective *file,
 	}
 	for (size_t r = 0; r < R; r++)
 		memset(w + (first + r) * W, 0, sizeof(float) * W);
-	if (run->cfg.model.init_seed_scale > 0) {
-		const float *fw = fresh + run->model.off.embed_w;
-		float a = (float)run->cfg.model.init_seed_scale;
-
-		for (size_t c = 0; c < W; c++) {
-			double mean = 0;
-
-			for (size_t r = 0; r < R; r++) {
-				float v = a * fw[(first + r) * W + c];
-
-				w[(first + r) * W + c] = v;
-				mean += rse_mean(s->rse_kind) * v;
-			}
-			b[c] = (float)((double)b[c] - mean);
-		}
-	}
 	return 1;
+}
+
+/*
+ * model.init_seed_scale = a > 0, after fold_r0: the seed rows restart at a
+ * times their random initialisation in this run (fresh, the run's own θ
+ * before the file was read), centred on the seed's mean: embed.b -= E[s]
+ * W_seed, so the average over seeds of the first layer's input is the
+ * folded one and each seed moves it a little.  A seed-blind start sits
+ * where L^q has no slope towards using the seed; this gives it some to
+ * shape.
+ */
+static void restart_seed_rows(const struct objective *run, const float *fresh,
+			      float *theta)
+{
+	const struct model_spec *s = &run->model.spec;
+	size_t W = s->width, R = s->rse_dim, first = s->din - R;
+	size_t off = run->model.off.embed_w;
+	float *b = theta + run->model.off.embed_b;
+	float a = (float)run->cfg.model.init_seed_scale;
+	double m = rse_mean(s->rse_kind);
+
+	for (size_t c = 0; c < W; c++) {
+		double mean = 0;
+
+		for (size_t r = 0; r < R; r++) {
+			size_t i = off + (first + r) * W + c;
+
+			theta[i] = a * fresh[i];
+			mean += m * theta[i];
+		}
+		b[c] = (float)((double)b[c] - mean);
+	}
 }
 
 int modelfile_init_theta(const struct objective *obj, const char *path,
@@ -294,21 +303,21 @@ int modelfile_init_theta(const struct objective *obj, const char *path,
 					 path, t->name, a, b);
 			goto out;
 		}
-		if (fold_r0(obj, fobj, theta, out)) {
-			if (cfg->model.init_seed_scale > 0)
+		if (fold_r0(obj, fobj, out)) {
+			log_msg(LOG_INFO,
+				"%s: trained with a fixed seed r0; its seed "
+				"rows of embed.w are folded into embed.b%s",
+				path, cfg->model.init_seed_scale > 0 ? "" :
+				", so the start answers every seed as it "
+				"answered r0");
+			if (cfg->model.init_seed_scale > 0) {
+				restart_seed_rows(obj, theta, out);
 				log_msg(LOG_INFO,
-					"%s: trained with a fixed seed r0; its "
-					"seed rows of embed.w are folded into "
-					"embed.b and restart at %g times their "
-					"initialisation, centred",
+					"%s: seed rows restarted at %g times "
+					"their initialisation, centred "
+					"(model.init_seed_scale)",
 					path, cfg->model.init_seed_scale);
-			else
-				log_msg(LOG_INFO,
-					"%s: trained with a fixed seed r0; its "
-					"seed rows of embed.w are folded into "
-					"embed.b, so the start answers every "
-					"seed as it answered r0",
-					path);
+			}
 		} else if (cfg->model.init_seed_scale > 0) {
 			rc = randes_errf(err, RANDES_EDATA,
 					 "%s: model.init_seed_scale needs a "
