@@ -737,6 +737,10 @@ static void print_usage(FILE *out)
 	      "  -h, --help            show this help\n"
 	      "  --version             print the version\n"
 	      "\n"
+	      "Environment: RANDES_LOG_LEVEL=debug|info|warn|error,\n"
+	      "RANDES_ISA=generic|avx2|avx512 (force the kernels' instruction\n"
+	      "set; the same bits on each), RANDES_FAULT=N:ERRNAME (tests).\n"
+	      "\n"
 	      "Exit codes: 0 success, 2 bad usage or config, 3 I/O or data\n"
 	      "error, 4 worker or MPI failure (docs/cli.md).\n",
 	      out);
