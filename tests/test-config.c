@@ -132,6 +132,10 @@ static const struct bad_row {
 	{"task: {kind: gridworld}\nrun: {generations: 5}\n"
 	 "es: {sigma: {interp: linear, points: [[0, 0.03], [10, 0.01]]}}\n",
 	 NULL, "3:13: es.sigma:"},
+	{BASE "model: {init_seed_scale: 0.5}\n", NULL,
+	 "3:26: model.init_seed_scale: expected 0 without model.init_from"},
+	{BASE "model: {init_from: a.safetensors, init_seed_scale: 0.5}\n",
+	 "model.init_from=", "3:52: model.init_seed_scale: expected 0 without"},
 	/* schedules */
 	{BASE "es:\n  lr: {interp: linear, points: [[0, 0.01], [100, 0.005], "
 	      "[100, 0.001]]}\n",

@@ -1419,6 +1419,16 @@ static int validate_cross(const struct config *c, const struct load *ld,
 				enum_word_of(placement_words,
 					     (int)c->model.seed_encoding
 						     .placement));
+
+	if (c->model.init_seed_scale > 0 && c->model.init_from[0] == '\0')
+		return fail_loc(err,
+				cross_loc(ld, "model.init_seed_scale",
+					  "model.init_from"),
+				"model.init_seed_scale",
+				"expected 0 without model.init_from (it "
+				"restarts the seed rows of a loaded model), "
+				"got '%g'",
+				c->model.init_seed_scale);
 	return 0;
 }
 
