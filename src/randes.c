@@ -475,13 +475,15 @@ static int cmd_eval(int argc, char **argv)
 static const char help_export[] =
 	"Usage: randes export RUN_DIR --out FILE\n"
 	"\n"
-	"Writes the trained model of RUN_DIR as safetensors (tensor names in\n"
-	"docs/model.md; run seed and r0 in the metadata).\n"
+	"Writes the model of RUN_DIR's newest checkpoint as safetensors\n"
+	"(tensor names in docs/model.md; run seed and r0 in the metadata),\n"
+	"the same file training writes as RUN_DIR/model.safetensors at the\n"
+	"end.  Works on a run that is still training or was stopped.\n"
 	"\n"
 	"  --out FILE    the .safetensors file to write (required)\n"
 	"  -h, --help    show this help\n"
 	"\n"
-	"Not implemented yet: lands with the daemon.\n";
+	"Exit 3 if the run cannot be read or FILE cannot be written.\n";
 
 static int cmd_export(int argc, char **argv)
 {

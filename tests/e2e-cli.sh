@@ -50,6 +50,14 @@ for cmd in train eval export sweep check-config help; do
 	has out "Usage: randes $cmd"
 	expect 0 "$cmd --help" -- "$randes" "$cmd" --help
 	has out "Usage: randes $cmd"
+	grep -qi "not implemented" out && fail "help $cmd: says 'not implemented'"
+	# every option the help names is one the command knows (alone, each
+	# is a usage error or the help: nothing runs)
+	for opt in $(grep -oE -- '(^| )--[a-z-]+' out | sort -u); do
+		"$randes" "$cmd" "$opt" >opt.out 2>opt.err </dev/null
+		grep -q "unknown option" opt.err &&
+			fail "help $cmd names $opt, which $cmd refuses"
+	done
 done
 
 # --- usage errors: exit 2, a message naming the problem ----------------------
