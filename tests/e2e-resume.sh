@@ -17,10 +17,22 @@ want=$(last_hash full)
 # 1. Stopped by a shorter run.generations, resumed with the full count.
 run 2 train c.yaml --run-dir part --set run.generations=12 >/dev/null 2>&1 ||
 	fail "first part"
-run 2 train c.yaml --run-dir part --resume >/dev/null 2>&1 || fail "resume"
+run 2 train c.yaml --run-dir part --resume >/dev/null 2>part.log || fail "resume"
 [ "$(last_hash part)" = "$want" ] || fail "resume after a shorter run differs"
 [ "$(hashes part)" = "$(hashes full)" ] || fail "metrics of the resumed run differ"
 pass "resume after run.generations: same theta, same metrics"
+# the config that trained generations 0-11 is kept, the change logged
+grep -q "^  generations: 12$" part/config.g12.yaml ||
+	fail "config.g12.yaml does not hold the first part's config"
+grep -q "^  generations: 30$" part/config.yaml || fail "config.yaml not updated"
+grep -q "in 1 key (run.generations 12 -> 30)" part.log ||
+	fail "the resume did not log the changed key: $(cat part.log)"
+run 2 train c.yaml --run-dir part --resume >/dev/null 2>part.log ||
+	fail "resume of a finished run"
+[ "$(ls part/config.g*.yaml)" = "part/config.g12.yaml" ] ||
+	fail "an unchanged config was kept again: $(ls part)"
+grep -q "config differs" part.log && fail "an unchanged config logged a change"
+pass "resume with a changed key: the old config kept as config.g12.yaml"
 
 # 2. Killed with SIGKILL mid-run: resume from the last checkpoint.
 "$MPIRUN" 2 "$RANDES" train c.yaml --run-dir killed \

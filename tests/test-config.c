@@ -1066,6 +1066,37 @@ START_TEST(config_hash_locked_row)
 }
 END_TEST
 
+/* config_diff_text names every changed key, locked or not, in the order
+ * of docs/config.md, with both values as config.yaml writes them. */
+START_TEST(config_diff_text_lists_changes)
+{
+	struct config a, b;
+	char err[RANDES_ERR_LEN], text[256], tiny[12];
+
+	ck_assert_int_eq(load(&a, "d.yaml", BASE, NULL, 0, err, NULL), 0);
+	b = a;
+	ck_assert_uint_eq(config_diff_text(&a, &b, text, sizeof(text)), 0);
+	ck_assert_str_eq(text, "");
+	ck_assert_int_eq(config_apply_override(&b, "es.lr=0.002", err), 0);
+	ck_assert_int_eq(config_apply_override(&b, "run.generations=25", err),
+			 0);
+	ck_assert_int_eq(config_apply_override(&b, "eval.majority=[1, 3]",
+					       err), 0);
+	ck_assert_int_eq(config_apply_override(&b, "es.sigma={interp: step, "
+					       "points: [[0, 0.1], [5, 0.05]]}",
+					       err), 0);
+	ck_assert_uint_eq(config_diff_text(&a, &b, text, sizeof(text)), 4);
+	ck_assert_str_eq(text, "run.generations 10 -> 25, es.sigma 0.03 -> "
+			       "{interp: step, points: [[0, 0.1], [5, 0.05]]}, "
+			       "es.lr 0.01 -> 0.002, "
+			       "eval.majority [1, 5, 30] -> [1, 3]");
+	/* a short buffer is cut, the count stays */
+	ck_assert_uint_eq(config_diff_text(&a, &b, tiny, sizeof(tiny)), 4);
+	ck_assert_str_eq(tiny, "run.generat");
+	ck_assert_uint_eq(config_diff_text(&a, &b, NULL, 0), 4);
+}
+END_TEST
+
 START_TEST(config_hash_canonical)
 {
 	struct config a, b;
@@ -1204,6 +1235,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, config_hash_coloring_numerics_known_answer);
 	tcase_add_loop_test(tc, config_hash_locked_row, 0,
 			    (int)(sizeof(hash_rows) / sizeof(hash_rows[0])));
+	tcase_add_test(tc, config_diff_text_lists_changes);
 	tcase_add_test(tc, config_hash_canonical);
 	suite_add_tcase(s, tc);
 	return s;

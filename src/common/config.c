@@ -2087,6 +2087,53 @@ uint64_t config_hash_locked_v1(const struct config *cfg)
 	return hash_fields(cfg, locked_v1);
 }
 
+/* The YAML text of row d's value in c, as config_write_yaml writes it
+ * (cut at len - 1 bytes). */
+static void value_text(const struct config *c, const struct desc *d,
+		       char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	/* no buffer of its own: the text lands in buf as written */
+	setvbuf(f, NULL, _IONBF, 0);
+	write_value(c, d, f);
+	fclose(f);
+}
+
+size_t config_diff_text(const struct config *a, const struct config *b,
+			char *out, size_t out_len)
+{
+	unsigned char ba[RENDER_CAP], bb[RENDER_CAP];
+	char va[160], vb[160];
+	size_t n = 0, at = 0;
+
+	if (out && out_len)
+		out[0] = '\0';
+	for (size_t i = 0; i < N_DESCS; i++) {
+		const struct desc *d = &descs[i];
+		size_t na = render_field(a, d, ba);
+		size_t nb = render_field(b, d, bb);
+
+		if (na == nb && memcmp(ba, bb, na) == 0)
+			continue;
+		n++;
+		if (!out || at + 1 >= out_len)
+			continue;
+		value_text(a, d, va, sizeof(va));
+		value_text(b, d, vb, sizeof(vb));
+		int w = snprintf(out + at, out_len - at, "%s%s %s -> %s",
+				 n > 1 ? ", " : "", d->path, va, vb);
+		if (w < 0 || (size_t)w >= out_len - at)
+			at = out_len - 1;
+		else
+			at += (size_t)w;
+	}
+	return n;
+}
+
 int config_diff_locked(const struct config *a, const struct config *b,
 		       char *key, size_t key_len)
 {

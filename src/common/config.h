@@ -290,6 +290,13 @@ uint64_t config_hash_locked(const struct config *cfg);
 uint64_t config_hash_locked_v1(const struct config *cfg);
 int config_diff_locked(const struct config *a, const struct config *b,
 		       char *key, size_t key_len);
+/*
+ * The number of keys (locked or not) whose values differ between a and b.
+ * Writes "key old -> new, ..." into out (out_len bytes, cut if longer;
+ * out may be NULL), the values as config_write_yaml writes them.
+ */
+size_t config_diff_text(const struct config *a, const struct config *b,
+			char *out, size_t out_len);
 
 /* Effective q at generation g for the variant: 1 for E_*, q(g) for q_*. */
 double config_q_at(const struct config *cfg, uint64_t g);

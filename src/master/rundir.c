@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/log.h"
 
 int rundir_path(char *out, const char *dir, const char *name, char *err)
 {
@@ -51,6 +52,49 @@ static int write_config(const char *dir, const struct config *cfg, char *err)
 	rc = fsutil_write_atomic(path, yaml, strlen(yaml), err);
 	free(yaml);
 	return rc;
+}
+
+/*
+ * A resume whose config differs from the stored one in keys that leave the
+ * saved state alone (run.generations, a schedule, objective.seeds, ...):
+ * the stored config, the one that trained generations up to g, is kept as
+ * DIR/config.g<g>.yaml before config.yaml is replaced, and the change is
+ * logged.  An existing config.g<g>.yaml is left alone: it trained those
+ * generations, a later resume at the same g trained none.
+ */
+static int keep_changed_config(const char *dir, const struct config *stored,
+			       const struct config *cfg, uint64_t g, char *err)
+{
+	char path[RUNDIR_PATH_MAX], name[64], what[768];
+	size_t n = config_diff_text(stored, cfg, what, sizeof(what));
+	char *yaml;
+	int rc, exists;
+
+	if (n == 0)
+		return 0;
+	snprintf(name, sizeof(name), "config.g%" PRIu64 ".yaml", g);
+	rc = rundir_path(path, dir, name, err);
+	if (rc)
+		return rc;
+	exists = fsutil_path_exists(path, err);
+	if (exists < 0)
+		return exists;
+	if (!exists) {
+		yaml = config_to_yaml(stored);
+		if (!yaml)
+			return randes_errf(err, RANDES_ENOMEM,
+					   "out of memory rendering the config");
+		rc = fsutil_write_atomic(path, yaml, strlen(yaml), err);
+		free(yaml);
+		if (rc)
+			return rc;
+	}
+	log_msg(LOG_INFO,
+		"resume: the config differs from %s/config.yaml in %zu key%s "
+		"(%s); the config of generations up to %" PRIu64 " is kept as "
+		"%s",
+		dir, n, n == 1 ? "" : "s", what, g, path);
+	return 0;
 }
 
 void rundir_expect(const struct config *cfg, struct checkpoint_expect *ex)
@@ -130,8 +174,8 @@ int rundir_open_train(const char *dir, const struct config *cfg, int resume,
 
 	/* The stored config must agree on every key that fixes the meaning
 	 * of the saved state. */
+	struct config stored;
 	{
-		struct config stored;
 		char key[128];
 		rc = load_stored_config(dir, &stored, err);
 		if (rc) {
@@ -158,6 +202,12 @@ int rundir_open_train(const char *dir, const struct config *cfg, int resume,
 	*have_ck = 1;
 	if (warn && lwarn[0])
 		snprintf(warn, RANDES_ERR_LEN, "%s", lwarn);
+	rc = keep_changed_config(dir, &stored, cfg, ck->generation, err);
+	if (rc) {
+		checkpoint_free(ck);
+		*have_ck = 0;
+		goto fail;
+	}
 	rc = write_config(dir, cfg, err);
 	if (rc) {
 		checkpoint_free(ck);
