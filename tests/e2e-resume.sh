@@ -61,6 +61,24 @@ run 2 train c.yaml --run-dir partd --set task.coloring_numerics=double \
 [ "$(hashes partd)" = "$(hashes fulld)" ] || fail "double resume differs"
 pass "resume with coloring_numerics double: same theta, same metrics"
 
+# es.theta_ema: the model written is the θ average; training (θ) is the
+# same as without it, and a resumed run writes the same average.
+run 2 train c.yaml --run-dir ema --set es.theta_ema=0.8 >/dev/null 2>&1 ||
+	fail "es.theta_ema run"
+[ "$(hashes ema)" = "$(hashes full)" ] || fail "es.theta_ema changed theta"
+cmp -s ema/model.safetensors full/model.safetensors &&
+	fail "es.theta_ema: the model is theta, not its average"
+run 2 train c.yaml --run-dir emap --set es.theta_ema=0.8 \
+	--set run.generations=12 >/dev/null 2>&1 || fail "es.theta_ema first part"
+run 2 train c.yaml --run-dir emap --set es.theta_ema=0.8 --resume \
+	>/dev/null 2>&1 || fail "es.theta_ema resume"
+cmp -s ema/model.safetensors emap/model.safetensors ||
+	fail "es.theta_ema: the resumed run's average differs"
+run 0 export ema --out ema-x.safetensors >/dev/null 2>&1 || fail "export ema"
+cmp -s ema-x.safetensors ema/model.safetensors ||
+	fail "export of an es.theta_ema run is not its average"
+pass "es.theta_ema: same theta, the average is the model, resumed exactly"
+
 # 3. Resume refuses a model change, accepts an eval change.
 expect_exit 2 run 0 train c.yaml --run-dir part --resume --set model.width=8
 grep -q "model.width" last.err || fail "refusal does not name model.width"

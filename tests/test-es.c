@@ -1031,6 +1031,79 @@ START_TEST(es_state_roundtrip)
 }
 END_TEST
 
+/*
+ * es.theta_ema: the model is avg <- b avg + (1 - b) θ after every update,
+ * from θ0, recomputed here from the θ the updates leave; it does not touch
+ * θ; it survives a checkpoint; a checkpoint without it starts it at θ.
+ */
+START_TEST(es_theta_average)
+{
+	enum { D = 7, P = 8, G = 6 };
+	const double b = 0.75;
+	struct config c, plain;
+	struct es a, ref, back;
+	struct checkpoint ck, ck2;
+	char err[RANDES_ERR_LEN];
+	float th[D], noise[D], x[D], fit[P], model[D];
+	double want[D];
+
+	for (size_t i = 0; i < D; i++) {
+		th[i] = 0.3f * (float)i - 1.0f;
+		want[i] = th[i];
+	}
+	cfg_make(&c, ES_STRATEGY_OPENAI_ES, ES_OPTIMIZER_ADAM, P, 0.05, 0.05);
+	plain = c;
+	c.es.theta_ema = b;
+	es_setup(&a, &c, th, D);
+	es_setup(&ref, &plain, th, D);
+	es_model(&a, model);
+	ck_assert(memcmp(model, th, sizeof(th)) == 0);
+	for (uint32_t g = 0; g < G; g++) {
+		sphere_fitness(&a, &c, g, fit, noise, x);
+		es_update(&a, &c, g, fit, NULL);
+		sphere_fitness(&ref, &plain, g, fit, noise, x);
+		es_update(&ref, &plain, g, fit, NULL);
+		ck_assert(memcmp(a.theta, ref.theta, sizeof(th)) == 0);
+		for (size_t i = 0; i < D; i++)
+			want[i] = b * want[i] + (1 - b) * a.theta[i];
+	}
+	es_model(&a, model);
+	for (size_t i = 0; i < D; i++) {
+		ck_assert_float_eq(model[i], (float)want[i]);
+		ck_assert(model[i] != a.theta[i]);
+	}
+	es_model(&ref, model);
+	ck_assert(memcmp(model, ref.theta, sizeof(th)) == 0);
+
+	/* through a checkpoint */
+	checkpoint_init(&ck);
+	ck_assert_int_eq(es_state_export(&a, &ck, err), 0);
+	ck_assert_ptr_nonnull(checkpoint_section_find(&ck, ES_SECTION_AVG));
+	es_setup(&back, &c, th, D);
+	ck_assert_msg(es_state_import(&back, &ck, err) == 0, "%s", err);
+	ck_assert(memcmp(back.avg, a.avg, D * sizeof(double)) == 0);
+	es_free(&back);
+	/* a checkpoint of the plain run: the average starts at its θ */
+	checkpoint_init(&ck2);
+	ck_assert_int_eq(es_state_export(&ref, &ck2, err), 0);
+	ck_assert_ptr_null(checkpoint_section_find(&ck2, ES_SECTION_AVG));
+	es_setup(&back, &c, th, D);
+	ck_assert_msg(es_state_import(&back, &ck2, err) == 0, "%s", err);
+	es_model(&back, model);
+	ck_assert(memcmp(model, ref.theta, sizeof(th)) == 0);
+	es_free(&back);
+	/* and the plain run ignores an average in its checkpoint */
+	es_setup(&back, &plain, th, D);
+	ck_assert_msg(es_state_import(&back, &ck, err) == 0, "%s", err);
+	ck_assert_ptr_null(back.avg);
+	es_free(&back);
+	checkpoint_free(&ck);
+	checkpoint_free(&ck2);
+	es_free(&a);
+	es_free(&ref);
+}
+END_TEST
+
 START_TEST(es_state_import_refused)
 {
 	enum { D = 5, P = 4 };
@@ -1277,6 +1350,7 @@ static Suite *es_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("es:state");
+	tcase_add_test(tc, es_theta_average);
 	tcase_add_loop_test(tc, es_state_roundtrip, 0, 6);
 	tcase_add_test(tc, es_state_import_refused);
 	tcase_add_test(tc, es_init_refused);

@@ -31,6 +31,7 @@
 	"task: {kind: associative_recall, num_tokens: %u, value_bits: 5}\n" \
 	"model: {width: %u, key_size: 5, value_size: 5, " \
 	"input_embedding: mlp, init_seed_scale: %g,\n" \
+	"        init_from: given-to-modelfile_init_theta.safetensors,\n" \
 	"        seed_encoding: {kind: bits, dim: 10, placement: " \
 	"every_token}}\n" \
 	"objective: {variant: %s, seeds: 3}\n" \

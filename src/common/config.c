@@ -324,6 +324,8 @@ static const struct desc descs[] = {
 	 .words = assign_words},
 	{.path = "es.chunk_pairs", .type = DESC_U32, F(es.chunk_pairs),
 	 .min = 1, .max = U32MAX},
+	{.path = "es.theta_ema", .type = DESC_DOUBLE, F(es.theta_ema),
+	 .min = 0, .max = 1, .flags = DF_MAX_EXCL},
 
 	{.path = "eval.seeds", .type = DESC_U32, F(eval.seeds), .min = 1,
 	 .max = U32MAX},

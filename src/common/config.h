@@ -210,6 +210,8 @@ struct config_es {
 	double beta1, beta2, eps;   /* Adam                                   */
 	double momentum;            /* SGD / ClipUp momentum                  */
 	double max_speed;           /* ClipUp                                 */
+	double theta_ema;           /* decay of the θ average the run writes
+				     * as its model; 0 = θ itself          */
 	double sigma_lr;            /* pgpe: std learning rate                */
 	double sigma_max_change;    /* pgpe: |relative change| per step, 0.2  */
 	double sigma_min;           /* pgpe: floor                            */

@@ -30,6 +30,7 @@ void es_free(struct es *es)
 	free(es->adam_m);
 	free(es->adam_v);
 	free(es->velocity);
+	free(es->avg);
 	free(es->noise);
 	free(es->grad);
 	free(es->step);
@@ -172,10 +173,31 @@ int es_init(struct es *es, const struct config *cfg, const float *theta0,
 			goto fail;
 		}
 	}
+	if (cfg->es.theta_ema > 0) {
+		es->avg_decay = cfg->es.theta_ema;
+		es->avg = malloc(dim * sizeof(double));
+		if (!es->avg) {
+			rc = es_nomem(err, dim, P);
+			goto fail;
+		}
+		for (size_t i = 0; i < dim; i++)
+			es->avg[i] = theta0[i];
+	}
 	return 0;
 fail:
 	es_free(es);
 	return rc;
+}
+
+void es_model(const struct es *es, float *out)
+{
+	if (!es->avg) {
+		if (out != es->theta)
+			memcpy(out, es->theta, es->dim * sizeof(float));
+		return;
+	}
+	for (size_t i = 0; i < es->dim; i++)
+		out[i] = (float)es->avg[i];
 }
 
 /* --- members -------------------------------------------------------------- */
@@ -573,6 +595,13 @@ int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
 		st.skipped = 1; /* nothing to learn from: state untouched */
 	else
 		es_step(es, c, g, lr, sigma_g, fitness, noise, ctx, &st);
+	if (es->avg) {
+		/* after every generation, skipped or not: the average's
+		 * horizon is counted in generations */
+		double b = es->avg_decay;
+		for (size_t i = 0; i < D; i++)
+			es->avg[i] = b * es->avg[i] + (1 - b) * es->theta[i];
+	}
 
 	if (pgpe) {
 		double ssum = 0, smin = es->sigma[0], smax = es->sigma[0];
@@ -641,6 +670,13 @@ int es_state_export(const struct es *es, struct checkpoint *ck, char *err)
 		if (rc < 0)
 			goto fail;
 	}
+	if (es->avg) {
+		rc = checkpoint_section_add(ck, ES_SECTION_AVG,
+					    CHECKPOINT_TYPE_F64, es->avg, D, 0,
+					    err);
+		if (rc < 0)
+			goto fail;
+	}
 	return 0;
 fail:
 	return rc;
@@ -669,6 +705,7 @@ int es_state_import(struct es *es, const struct checkpoint *ck, char *err)
 {
 	const struct checkpoint_section *meta, *theta, *sigma = NULL;
 	const struct checkpoint_section *am = NULL, *av = NULL, *vel = NULL;
+	const struct checkpoint_section *avg = NULL;
 	const uint64_t *mv;
 	size_t D = es->dim;
 	int rc = 0;
@@ -751,8 +788,26 @@ int es_state_import(struct es *es, const struct checkpoint *ck, char *err)
 			goto fail;
 		}
 	}
+	if (es->avg) {
+		/* optional: a run that turns es.theta_ema on at a resume
+		 * starts its average at the checkpoint's θ */
+		avg = checkpoint_section_find(ck, ES_SECTION_AVG);
+		if (avg && (avg->type != CHECKPOINT_TYPE_F64 ||
+			    avg->count != D || !doubles_ok(avg->data, D, 0))) {
+			rc = randes_errf(err, RANDES_EDATA,
+					 "checkpoint section '%s' is not %zu "
+					 "finite f64 values",
+					 ES_SECTION_AVG, D);
+			goto fail;
+		}
+	}
 	/* Everything checked: now, and only now, change the state. */
 	memcpy(es->theta, theta->data, D * sizeof(float));
+	if (es->avg) {
+		for (size_t i = 0; i < D; i++)
+			es->avg[i] = avg ? ((const double *)avg->data)[i]
+					 : (double)es->theta[i];
+	}
 	if (sigma)
 		memcpy(es->sigma, sigma->data, D * sizeof(float));
 	if (am) {

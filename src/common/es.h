@@ -35,6 +35,8 @@
 
 /* Version of the "es.meta" checkpoint section layout. */
 #define ES_STATE_VERSION 1u
+/* The checkpoint section of the θ average (es.theta_ema > 0; f64 D). */
+#define ES_SECTION_AVG "es.theta_avg"
 
 /*
  * The optimizer state.  Owned arrays; the state proper is the centre, σ
@@ -54,6 +56,9 @@ struct es {
 	double *adam_m;        /* (D) Adam first moment; NULL otherwise      */
 	double *adam_v;        /* (D) Adam second moment; NULL otherwise     */
 	double *velocity;      /* (D) SGD momentum / ClipUp velocity, or NULL */
+	double *avg;           /* (D) es.theta_ema > 0: the moving average of
+				* the centre, the run's model; else NULL     */
+	double avg_decay;      /* es.theta_ema                               */
 	/* scratch */
 	float *noise;          /* (D) ε_k being accumulated                  */
 	double *grad;          /* (D) Σ_k w_k ε_k, then the centre gradient  */
@@ -101,6 +106,13 @@ int es_init(struct es *es, const struct config *cfg, const float *theta0,
 
 /* Frees all arrays and zeroes *es.  Accepts a zeroed or half-built state. */
 void es_free(struct es *es);
+
+/*
+ * The run's model into out (D floats): with es.theta_ema = b > 0 the
+ * moving average of the centre, avg <- b avg + (1 - b) θ after every
+ * generation from θ at the start (rounded to float); else θ itself.
+ */
+void es_model(const struct es *es, float *out);
 
 /*
  * Fills *view for generation g: pointers into es (valid until the next
@@ -180,7 +192,8 @@ int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
  * next es_update / es_free): "es.meta" (u64: ES_STATE_VERSION, strategy,
  * optimizer, D, P, steps), "es.theta" (f32 D), and as the strategy and
  * optimizer need "es.sigma" (f32 D), "es.adam_m", "es.adam_v",
- * "es.velocity" (f64 D).  Sets ck->dim = D.  Returns 0 or the error of
+ * "es.velocity" (f64 D), and with es.theta_ema > 0 ES_SECTION_AVG (f64 D).
+ * Sets ck->dim = D.  Returns 0 or the error of
  * checkpoint_section_add (ck may then hold some of the sections).
  */
 int es_state_export(const struct es *es, struct checkpoint *ck, char *err);
@@ -189,8 +202,10 @@ int es_state_export(const struct es *es, struct checkpoint *ck, char *err);
  * Restores the state saved by es_state_export into es, which must have
  * been set up by es_init with the same strategy, optimizer, D and P.  Every
  * section is validated (present, type, count, meta values, σ and centre
- * finite, σ > 0) before anything is copied.  Returns 0, or RANDES_EDATA
- * with a message and es unchanged.
+ * finite, σ > 0) before anything is copied.  A state with an average takes
+ * ES_SECTION_AVG if ck has it, else starts the average at ck's θ; one
+ * without ignores it.  Returns 0, or RANDES_EDATA with a message and es
+ * unchanged.
  */
 int es_state_import(struct es *es, const struct checkpoint *ck, char *err);
 

@@ -11,6 +11,7 @@
 
 #include "common/checkpoint.h"
 #include "common/err.h"
+#include "common/es.h"
 #include "common/evaluate.h"
 #include "common/fsutil.h"
 #include "common/json.h"
@@ -431,6 +432,44 @@ static int path_is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/*
+ * The model of a run's checkpoint: its θ average (es.theta_ema) if it holds
+ * one, else es.theta.  *theta points into ck or at *owned (free it).
+ */
+static int checkpoint_model(const struct checkpoint *ck, const char *run_dir,
+			    const float **theta, float **owned, char *err)
+{
+	const struct checkpoint_section *s =
+		checkpoint_section_find(ck, ES_SECTION_AVG);
+
+	*theta = NULL;
+	*owned = NULL;
+	if (s) {
+		if (s->type != CHECKPOINT_TYPE_F64 || s->count != ck->dim)
+			return randes_errf(err, RANDES_EDATA,
+					   "%s: the checkpoint's %s section "
+					   "is not %llu f64 values",
+					   run_dir, ES_SECTION_AVG,
+					   (unsigned long long)ck->dim);
+		float *m = malloc(sizeof(float) * (size_t)ck->dim);
+		if (!m)
+			return randes_errf(err, RANDES_ENOMEM,
+					   "out of memory for the model");
+		for (uint64_t i = 0; i < ck->dim; i++)
+			m[i] = (float)((const double *)s->data)[i];
+		*theta = *owned = m;
+		return 0;
+	}
+	s = checkpoint_section_find(ck, "es.theta");
+	if (!s || s->type != CHECKPOINT_TYPE_F32 || s->count != ck->dim)
+		return randes_errf(err, RANDES_EDATA,
+				   "%s: the checkpoint has no usable es.theta "
+				   "section",
+				   run_dir);
+	*theta = s->data;
+	return 0;
+}
+
 int eval_command(struct comm *c, const char *run_dir,
 		 const struct eval_options *o, char *err)
 {
@@ -461,18 +500,9 @@ int eval_command(struct comm *c, const char *run_dir,
 		if (rc == 0) {
 			if (warn[0])
 				log_msg(LOG_WARN, "%s", warn);
-			const struct checkpoint_section *s =
-				checkpoint_section_find(&ck, "es.theta");
-			if (!s || s->type != CHECKPOINT_TYPE_F32 ||
-			    s->count != ck.dim)
-				rc = randes_errf(err, RANDES_EDATA,
-						 "%s: the checkpoint has no "
-						 "usable es.theta section",
-						 run_dir);
-			else {
-				theta = s->data;
-				D = ck.dim;
-			}
+			rc = checkpoint_model(&ck, run_dir, &theta, &exported,
+					      err);
+			D = ck.dim;
 		}
 	}
 	if (c->rank == 0) {
@@ -525,7 +555,8 @@ int export_command(const char *run_dir, const char *out, char *err)
 	struct config cfg;
 	struct checkpoint ck;
 	char warn[RANDES_ERR_LEN] = "";
-	const struct checkpoint_section *s;
+	const float *theta;
+	float *owned = NULL;
 	int rc;
 
 	checkpoint_init(&ck);
@@ -534,20 +565,16 @@ int export_command(const char *run_dir, const char *out, char *err)
 		goto out;
 	if (warn[0])
 		log_msg(LOG_WARN, "%s", warn);
-	s = checkpoint_section_find(&ck, "es.theta");
-	if (!s || s->type != CHECKPOINT_TYPE_F32 || s->count != ck.dim) {
-		rc = randes_errf(err, RANDES_EDATA,
-				 "%s: the checkpoint has no usable es.theta "
-				 "section",
-				 run_dir);
+	rc = checkpoint_model(&ck, run_dir, &theta, &owned, err);
+	if (rc)
 		goto out;
-	}
-	rc = export_model(&cfg, s->data, (size_t)ck.dim, ck.generation, out,
+	rc = export_model(&cfg, theta, (size_t)ck.dim, ck.generation, out,
 			  err);
 	if (rc == 0)
 		printf("randes export: %s (generation %llu of %s)\n", out,
 		       (unsigned long long)ck.generation, run_dir);
 out:
+	free(owned);
 	checkpoint_free(&ck);
 	return rc;
 }

@@ -510,7 +510,11 @@ abort_all:
 	}
 
 	if (!result->stopped) {
-		/* Export and evaluate the final model on all ranks. */
+		/* Export and evaluate the final model on all ranks: θ, or
+		 * its average (es.theta_ema).  The final checkpoint is
+		 * written, so es.theta may now hold the model. */
+		if (c->rank == 0)
+			es_model(&es, es.theta);
 		const float *theta = c->rank == 0 ? es.theta : NULL;
 		rc = finish_run(c, cfg, opt->run_dir, theta, D,
 				result->generation,
