@@ -183,3 +183,42 @@ expect_exit 3 run 0 export no-such-run --out x.safetensors
 expect_exit 3 run 0 export r --out no-such-dir/x.safetensors
 expect_exit 2 run 0 export r
 pass "malformed models and unwritable outputs: exit 3; missing --out: exit 2"
+
+# scripts/average-models: the mean of two models of one run (generations 3
+# and 6), checked tensor by tensor against NumPy; other shapes exit 3.
+run 0 train c.yaml --run-dir r3 --set run.generations=3 --set run.eval_at_end=false \
+	>/dev/null 2>&1 || fail "training to generation 3"
+"$SRC/scripts/average-models" avg.safetensors m.safetensors r3/model.safetensors \
+	>/dev/null || fail "average-models"
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+	/usr/bin/python3 - "$SRC/tests" m.safetensors r3/model.safetensors avg.safetensors <<'PYEOF' ||
+import json, struct, sys
+import numpy as np
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    out = {}
+    for k, t in h.items():
+        if k == "__metadata__":
+            continue
+        a, e = t["data_offsets"]
+        out[k] = np.frombuffer(b[8 + n + a:8 + n + e], "<f4").reshape(t["shape"])
+    return h.get("__metadata__"), out
+ma, a = load(sys.argv[2])
+_, b = load(sys.argv[3])
+mm, m = load(sys.argv[4])
+assert mm == ma, "metadata not the first model's"
+assert set(m) == set(a)
+differ = 0
+for k in a:
+    want = ((a[k].astype(np.float64) + b[k].astype(np.float64)) / 2).astype(np.float32)
+    assert np.array_equal(m[k], want), k
+    differ += int(not np.array_equal(a[k], b[k]))
+assert differ > 0, "the two models are equal: the test shows nothing"
+PYEOF
+		fail "average-models: not the mean of the two models"
+fi
+expect_exit 3 "$SRC/scripts/average-models" bad.safetensors m.safetensors n4.safetensors
+expect_exit 2 "$SRC/scripts/average-models" bad.safetensors m.safetensors
+pass "average-models: the tensor-wise mean, the first model's metadata; other shapes exit 3"
