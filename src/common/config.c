@@ -2089,6 +2089,17 @@ uint64_t config_hash_locked_v1(const struct config *cfg)
 	return hash_fields(cfg, locked_v1);
 }
 
+/* 1 if row d has different values in a and b (their canonical bytes). */
+static int field_differs(const struct config *a, const struct config *b,
+			 const struct desc *d)
+{
+	unsigned char ba[RENDER_CAP], bb[RENDER_CAP];
+	size_t na = render_field(a, d, ba);
+	size_t nb = render_field(b, d, bb);
+
+	return na != nb || memcmp(ba, bb, na) != 0;
+}
+
 /* The YAML text of row d's value in c, as config_write_yaml writes it
  * (cut at len - 1 bytes). */
 static void value_text(const struct config *c, const struct desc *d,
@@ -2108,7 +2119,6 @@ static void value_text(const struct config *c, const struct desc *d,
 size_t config_diff_text(const struct config *a, const struct config *b,
 			char *out, size_t out_len)
 {
-	unsigned char ba[RENDER_CAP], bb[RENDER_CAP];
 	char va[160], vb[160];
 	size_t n = 0, at = 0;
 
@@ -2116,10 +2126,8 @@ size_t config_diff_text(const struct config *a, const struct config *b,
 		out[0] = '\0';
 	for (size_t i = 0; i < N_DESCS; i++) {
 		const struct desc *d = &descs[i];
-		size_t na = render_field(a, d, ba);
-		size_t nb = render_field(b, d, bb);
 
-		if (na == nb && memcmp(ba, bb, na) == 0)
+		if (!field_differs(a, b, d))
 			continue;
 		n++;
 		if (!out || at + 1 >= out_len)
@@ -2139,16 +2147,12 @@ size_t config_diff_text(const struct config *a, const struct config *b,
 int config_diff_locked(const struct config *a, const struct config *b,
 		       char *key, size_t key_len)
 {
-	unsigned char ba[RENDER_CAP], bb[RENDER_CAP];
-
 	for (size_t i = 0; i < N_DESCS; i++) {
 		/* task.kind is locked and comes first: a different kind is
 		 * reported as such, so a's kind decides for the rest. */
 		if (!locked_applies(&descs[i], a->task.kind))
 			continue;
-		size_t na = render_field(a, &descs[i], ba);
-		size_t nb = render_field(b, &descs[i], bb);
-		if (na != nb || memcmp(ba, bb, na) != 0) {
+		if (field_differs(a, b, &descs[i])) {
 			if (key && key_len)
 				snprintf(key, key_len, "%s", descs[i].path);
 			return 1;

@@ -174,7 +174,6 @@ int es_init(struct es *es, const struct config *cfg, const float *theta0,
 		}
 	}
 	if (cfg->es.theta_ema > 0) {
-		es->avg_decay = cfg->es.theta_ema;
 		es->avg = malloc(dim * sizeof(double));
 		if (!es->avg) {
 			rc = es_nomem(err, dim, P);
@@ -598,7 +597,7 @@ int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
 	if (es->avg) {
 		/* after every generation, skipped or not: the average's
 		 * horizon is counted in generations */
-		double b = es->avg_decay;
+		double b = c->theta_ema;
 		for (size_t i = 0; i < D; i++)
 			es->avg[i] = b * es->avg[i] + (1 - b) * es->theta[i];
 	}

@@ -58,7 +58,6 @@ struct es {
 	double *velocity;      /* (D) SGD momentum / ClipUp velocity, or NULL */
 	double *avg;           /* (D) es.theta_ema > 0: the moving average of
 				* the centre, the run's model; else NULL     */
-	double avg_decay;      /* es.theta_ema                               */
 	/* scratch */
 	float *noise;          /* (D) ε_k being accumulated                  */
 	double *grad;          /* (D) Σ_k w_k ε_k, then the centre gradient  */

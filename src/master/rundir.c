@@ -37,11 +37,13 @@ static int load_stored_config(const char *dir, struct config *stored,
 	return config_load_file(stored, path, NULL, 0, err);
 }
 
-static int write_config(const char *dir, const struct config *cfg, char *err)
+/* Writes cfg as YAML to DIR/name, atomically. */
+static int write_config_as(const char *dir, const char *name,
+			   const struct config *cfg, char *err)
 {
 	char path[RUNDIR_PATH_MAX];
 	char *yaml;
-	int rc = rundir_path(path, dir, "config.yaml", err);
+	int rc = rundir_path(path, dir, name, err);
 
 	if (rc)
 		return rc;
@@ -52,6 +54,11 @@ static int write_config(const char *dir, const struct config *cfg, char *err)
 	rc = fsutil_write_atomic(path, yaml, strlen(yaml), err);
 	free(yaml);
 	return rc;
+}
+
+static int write_config(const char *dir, const struct config *cfg, char *err)
+{
+	return write_config_as(dir, "config.yaml", cfg, err);
 }
 
 /*
@@ -67,7 +74,6 @@ static int keep_changed_config(const char *dir, const struct config *stored,
 {
 	char path[RUNDIR_PATH_MAX], name[64], what[768];
 	size_t n = config_diff_text(stored, cfg, what, sizeof(what));
-	char *yaml;
 	int rc, exists;
 
 	if (n == 0)
@@ -80,12 +86,7 @@ static int keep_changed_config(const char *dir, const struct config *stored,
 	if (exists < 0)
 		return exists;
 	if (!exists) {
-		yaml = config_to_yaml(stored);
-		if (!yaml)
-			return randes_errf(err, RANDES_ENOMEM,
-					   "out of memory rendering the config");
-		rc = fsutil_write_atomic(path, yaml, strlen(yaml), err);
-		free(yaml);
+		rc = write_config_as(dir, name, stored, err);
 		if (rc)
 			return rc;
 	}
