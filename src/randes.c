@@ -178,15 +178,17 @@ static const char help_train[] =
 	"  --set key.path=value   override a config key (repeatable; the value\n"
 	"                         is YAML: --set eval.majority=[1,3])\n"
 	"  --resume               continue from the run directory's checkpoint\n"
-	"                         (starts fresh if it holds none yet)\n"
+	"                         (starts fresh if it holds none yet; a changed\n"
+	"                         config keeps the old one as config.g<G>.yaml)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Writes DIR/config.yaml, metrics.jsonl (one line per generation),\n"
 	"checkpoint.bin (every run.checkpoint_every generations, at the end and\n"
-	"on a stop), model.safetensors and eval.json.  SIGTERM, SIGINT, SIGUSR1\n"
-	"or SIGUSR2 on any rank: finish the generation, checkpoint, exit 0; a\n"
-	"second signal exits at once (128 + signal).  Under mpirun send SIGUSR1\n"
-	"(mpirun forwards it; SIGTERM to mpirun kills the ranks).\n"
+	"on a stop), model.safetensors (the theta average with es.theta_ema)\n"
+	"and eval.json.  SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 on any rank:\n"
+	"finish the generation, checkpoint, exit 0; a second signal exits at\n"
+	"once (128 + signal).  Under mpirun send SIGUSR1 (mpirun forwards it;\n"
+	"SIGTERM to mpirun kills the ranks).\n"
 	"Example: mpirun -np 2 randes train configs/default.yaml\n";
 
 /*
