@@ -190,41 +190,21 @@ int coloring_is_proper(const uint8_t *colour, const uint32_t *order,
 	return !clash;
 }
 
+/* --- the scores of a block of sequences, one per vector lane ------------- */
+
 typedef double v8d __attribute__((vector_size(COLORING_LANES * sizeof(double))));
 typedef float v8f __attribute__((vector_size(COLORING_LANES * sizeof(float))));
-typedef int32_t v8s __attribute__((vector_size(COLORING_LANES * sizeof(float))));
 typedef int64_t v8i __attribute__((vector_size(COLORING_LANES * sizeof(double))));
+typedef float v16f __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
+typedef int32_t v16s __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
 
-/* Lane-wise m ? a : b, m all-ones or all-zeros per lane (a comparison). */
-#define V8SEL(m, a, b) ((v8d)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
-
-/* coloring_score_block's body, compiled for three instruction sets below
- * (the same operations; only the instructions per operation differ). */
+/*
+ * zt[i][l] = (double)z[l][i] for 8 lanes: 8 x 8 blocks transposed in
+ * registers, the last block overlapping the one before (NO = 3N >= 9).
+ */
 static inline __attribute__((always_inline)) void
-score_block_body(uint32_t N, size_t nb, const float *const *z,
-		 const uint32_t *const *order, double *loss, uint8_t *success,
-		 uint8_t *colour, double *p)
+transpose_widen_8(v8d *zt, const float *const *z, size_t nb, size_t NO)
 {
-	const size_t NO = (size_t)N * TASK_COLORS;
-	const v8d zero = {0};
-	/* lane l is sequence l (past nb: the last one again, unused) */
-	v8d zt[TASK_COLORING_MAX_N * TASK_COLORS];  /* logits as doubles  */
-	v8d e[TASK_COLORING_MAX_N * TASK_COLORS];   /* args, exps, probs  */
-	v8d best[TASK_COLORING_MAX_N];              /* argmax colour      */
-	v8d pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
-	v8d bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
-	v8d o[2 * TASK_COLORING_MAX_N];             /* the non-max exps   */
-	v8d s = zero, t, clash = zero, infinite = zero;
-	int all = 1;
-	/* the distinct cycles of the block, and the lanes of each */
-	const uint32_t *cyc[COLORING_LANES];
-	v8i lanes[COLORING_LANES];
-	size_t ncyc = 0;
-
-	RANDES_ASSERT(nb >= 1 && nb <= COLORING_LANES);
-	RANDES_ASSERT(N >= 3 && N <= TASK_COLORING_MAX_N);
-	/* zt[i][l] = z[l][i]: 8 x 8 blocks transposed in registers, the last
-	 * block overlapping the one before (NO >= 9) */
 	for (size_t i0 = 0; i0 < NO; i0 += COLORING_LANES) {
 		size_t i = i0 + COLORING_LANES <= NO ? i0 : NO - COLORING_LANES;
 		v8f r[COLORING_LANES], u[COLORING_LANES], w[COLORING_LANES];
@@ -259,159 +239,7 @@ score_block_body(uint32_t N, size_t nb, const float *const *z,
 			zt[i + j + 4] = __builtin_convertvector(hi, v8d);
 		}
 	}
-	/* softmax_args: mx = z0, then z_c > mx ? z_c : mx; a_c = z_c - mx.
-	 * The argmax of the float logits: comparing them as doubles gives
-	 * the same outcomes (exact conversion, NaN compares false). */
-	for (size_t v = 0; v < N; v++) {
-		const v8d z0 = zt[3 * v], z1 = zt[3 * v + 1], z2 = zt[3 * v + 2];
-		v8d mx = z0, b1;
-
-		/* every comparison feeds a select at once (with AVX-512F
-		 * alone GCC would build its mask as a vector lane by lane) */
-		mx = V8SEL(z1 > mx, z1, mx);
-		mx = V8SEL(z2 > mx, z2, mx);
-		e[3 * v] = z0 - mx;
-		e[3 * v + 1] = z1 - mx;
-		e[3 * v + 2] = z2 - mx;
-		/* z1 > z0 ? 1 : 0, then z2 > max(z0, z1) ? 2 : that: the
-		 * compare with mx is the compare with m1 of coloring_score */
-		b1 = V8SEL(z1 > z0, zero + 1.0, zero);
-		best[v] = V8SEL(z2 > V8SEL(z1 > z0, z1, z0), zero + 2.0, b1);
-		infinite = V8SEL(mx - mx == zero, infinite, zero + 1.0);
-	}
-	/*
-	 * The exponentials.  best is also the index of mx, so its argument
-	 * is mx - mx = +0 whenever mx is finite, and vmath_exp_neg(+0) = 1
-	 * exactly: then only the two other arguments of each vertex go
-	 * through exp (in index order), else (an infinite or NaN max in some
-	 * lane) all three.
-	 */
-	for (size_t l = 0; l < COLORING_LANES; l++)
-		all = all && infinite[l] == 0.0;
-	if (all) {
-		for (size_t v = 0; v < N; v++) {
-			const v8d bv = best[v];
-
-			o[2 * v] = V8SEL(bv == zero, e[3 * v + 1], e[3 * v]);
-			o[2 * v + 1] = V8SEL(bv == zero + 2.0, e[3 * v + 1],
-					     e[3 * v + 2]);
-		}
-		vmath_exp_neg_n((double *)o, (double *)o,
-				2 * N * COLORING_LANES);
-		for (size_t v = 0; v < N; v++) {
-			const v8d bv = best[v], one = zero + 1.0;
-
-			e[3 * v] = V8SEL(bv == zero, one, o[2 * v]);
-			e[3 * v + 1] = V8SEL(bv == zero, o[2 * v],
-					     V8SEL(bv == one, one, o[2 * v + 1]));
-			e[3 * v + 2] = V8SEL(bv == zero + 2.0, one, o[2 * v + 1]);
-		}
-	} else {
-		vmath_exp_neg_n((double *)e, (double *)e, NO * COLORING_LANES);
-	}
-	/* softmax_sums and the division: t = ((0 + e0) + e1) + e2 */
-	for (size_t v = 0; v < N; v++) {
-		t = zero + e[3 * v];
-		t = t + e[3 * v + 1];
-		t = t + e[3 * v + 2];
-		e[3 * v] = e[3 * v] / t;
-		e[3 * v + 1] = e[3 * v + 1] / t;
-		e[3 * v + 2] = e[3 * v + 2] / t;
-	}
-	/* each lane's cycle order: the lanes of one cycle (the seeds of one
-	 * input share it) take their values by one select per cycle */
-	for (size_t l = 0; l < COLORING_LANES; l++) {
-		const uint32_t *ol = order[l < nb ? l : nb - 1];
-		size_t d = 0;
-
-		while (d < ncyc && cyc[d] != ol)
-			d++;
-		if (d == ncyc) {
-			cyc[ncyc++] = ol;
-			lanes[d] = (v8i){0};
-		}
-		lanes[d][l] = -1;
-	}
-	for (size_t k = 0; k < N; k++) {
-		size_t u = cyc[0][k];
-
-		pc[3 * k] = e[3 * u];
-		pc[3 * k + 1] = e[3 * u + 1];
-		pc[3 * k + 2] = e[3 * u + 2];
-		bc[k] = best[u];
-		for (size_t d = 1; d < ncyc; d++) {
-			u = cyc[d][k];
-			pc[3 * k] = V8SEL(lanes[d], e[3 * u], pc[3 * k]);
-			pc[3 * k + 1] = V8SEL(lanes[d], e[3 * u + 1], pc[3 * k + 1]);
-			pc[3 * k + 2] = V8SEL(lanes[d], e[3 * u + 2], pc[3 * k + 2]);
-			bc[k] = V8SEL(lanes[d], best[u], bc[k]);
-		}
-	}
-	/* coloring_loss and coloring_is_proper, edge k -> k+1 mod N */
-	for (size_t k = 0; k < N; k++) {
-		size_t kn = k + 1 == N ? 0 : k + 1;
-
-		for (size_t c = 0; c < TASK_COLORS; c++)
-			s = s + pc[3 * k + c] * pc[3 * kn + c];
-		clash = V8SEL(bc[k] == bc[kn], zero + 1.0, clash);
-	}
-	s = s / (3.0 * (double)N);
-	for (size_t l = 0; l < nb; l++) {
-		loss[l] = s[l];
-		success[l] = clash[l] == 0.0;
-		if (colour)
-			for (size_t v = 0; v < N; v++)
-				colour[l * N + v] = (uint8_t)best[v][l];
-		if (p)
-			for (size_t i = 0; i < NO; i++)
-				p[l * NO + i] = e[i][l];
-	}
 }
-
-static void score_block_generic(uint32_t N, size_t nb, const float *const *z,
-				const uint32_t *const *order, double *loss,
-				uint8_t *success, uint8_t *colour, double *p)
-{
-	score_block_body(N, nb, z, order, loss, success, colour, p);
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2"))) static void
-score_block_avx2(uint32_t N, size_t nb, const float *const *z,
-		 const uint32_t *const *order, double *loss, uint8_t *success,
-		 uint8_t *colour, double *p)
-{
-	score_block_body(N, nb, z, order, loss, success, colour, p);
-}
-
-__attribute__((target("avx512f"))) static void
-score_block_avx512(uint32_t N, size_t nb, const float *const *z,
-		   const uint32_t *const *order, double *loss,
-		   uint8_t *success, uint8_t *colour, double *p)
-{
-	score_block_body(N, nb, z, order, loss, success, colour, p);
-}
-#endif
-
-void coloring_score_block(uint32_t N, size_t nb, const float *const *z,
-			  const uint32_t *const *order, double *loss,
-			  uint8_t *success, uint8_t *colour, double *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	BLAS_ISA_DISPATCH((void), score_block,
-			  N, nb, z, order, loss, success, colour, p);
-#else
-	score_block_generic(N, nb, z, order, loss, success, colour, p);
-#endif
-}
-
-/* --- the scores in float (task.coloring_numerics: float) ---------------- */
-
-typedef float v16f __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
-typedef int32_t v16s __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
-
-/* Lane-wise m ? a : b, m all-ones or all-zeros per lane (a comparison). */
-#define V16SEL(m, a, b) ((v16f)(((v16s)(a) & (m)) | ((v16s)(b) & ~(m))))
 
 /* One stage of the 16 x 16 transpose: rows i and i + b (i & b == 0)
  * exchange their off-diagonal b x b blocks. */
@@ -433,41 +261,23 @@ typedef int32_t v16s __attribute__((vector_size(COLORING_LANES_F * sizeof(float)
 #define TSTAGE_HI_1(a, c) __builtin_shufflevector(a, c, 1, 17, 3, 19, 5,  \
 	21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
 
-/* coloring_score_block_f's body, compiled for three instruction sets
- * below (the same float operations; only the instructions differ). */
+/*
+ * zt[i][l] = z[l][i] for 16 lanes: 16 x 16 blocks transposed in registers,
+ * the last block overlapping the one before; N <= 5 (NO < 16) lane by
+ * lane.
+ */
 static inline __attribute__((always_inline)) void
-score_block_f_body(uint32_t N, size_t nb, const float *const *z,
-		   const uint32_t *const *order, float *loss,
-		   uint8_t *success, uint8_t *colour, float *p)
+transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 {
-	const size_t NO = (size_t)N * TASK_COLORS, NL = COLORING_LANES_F;
-	const v16f zero = {0}, one = zero + 1.0f, two = zero + 2.0f;
-	/* lane l is sequence l (past nb: the last one again, unused) */
-	v16f zt[TASK_COLORING_MAX_N * TASK_COLORS];  /* logits by lane     */
-	v16f e[TASK_COLORING_MAX_N * TASK_COLORS];   /* args, exps, probs  */
-	v16f best[TASK_COLORING_MAX_N];              /* argmax colour      */
-	v16f pc[TASK_COLORING_MAX_N * TASK_COLORS];  /* probs, cycle order */
-	v16f bc[TASK_COLORING_MAX_N];                /* colour, cycle order */
-	v16f o[2 * TASK_COLORING_MAX_N];             /* the non-max exps   */
-	v16f s = zero, clash = zero;
-	v16s infinite = {0};
-	int all = 1;
-	/* the distinct cycles of the block, and the lanes of each */
-	const uint32_t *cyc[COLORING_LANES_F];
-	v16s lanes[COLORING_LANES_F];
-	size_t ncyc = 0;
+	const size_t NL = COLORING_LANES_F;
 
-	RANDES_ASSERT(nb >= 1 && nb <= COLORING_LANES_F);
-	RANDES_ASSERT(N >= 3 && N <= TASK_COLORING_MAX_N);
 	if (NO < NL) {
-		/* N <= 5: lane by lane */
 		for (size_t i = 0; i < NO; i++)
 			for (size_t l = 0; l < NL; l++)
 				zt[i][l] = z[l < nb ? l : nb - 1][i];
+		return;
 	}
-	/* zt[i][l] = z[l][i]: 16 x 16 blocks transposed in registers, the
-	 * last block overlapping the one before */
-	for (size_t i0 = 0; NO >= NL && i0 < NO; i0 += NL) {
+	for (size_t i0 = 0; i0 < NO; i0 += NL) {
 		size_t i = i0 + NL <= NO ? i0 : NO - NL;
 		v16f r[COLORING_LANES_F];
 
@@ -484,146 +294,61 @@ score_block_f_body(uint32_t N, size_t nb, const float *const *z,
 		for (size_t c = 0; c < NL; c++)
 			zt[i + c] = r[c];
 	}
-	/* the max (z0, then each later one if greater), the arguments, and
-	 * the argmax: ties to the lower colour, NaN never wins */
-	for (size_t v = 0; v < N; v++) {
-		const v16f z0 = zt[3 * v], z1 = zt[3 * v + 1], z2 = zt[3 * v + 2];
-		v16f mx = z0, b1;
-
-		mx = V16SEL(z1 > mx, z1, mx);
-		mx = V16SEL(z2 > mx, z2, mx);
-		e[3 * v] = z0 - mx;
-		e[3 * v + 1] = z1 - mx;
-		e[3 * v + 2] = z2 - mx;
-		b1 = V16SEL(z1 > z0, one, zero);
-		best[v] = V16SEL(z2 > V16SEL(z1 > z0, z1, z0), two, b1);
-		infinite |= mx - mx != zero;
-	}
-	/* The exponentials: the argmax's argument is mx - mx = +0 when mx
-	 * is finite, and e^+0 = 1 exactly, so only the two others go
-	 * through exp; with an infinite or NaN max in some lane, all
-	 * three. */
-	for (size_t l = 0; l < NL; l++)
-		all = all && infinite[l] == 0;
-	if (all) {
-		for (size_t v = 0; v < N; v++) {
-			const v16f bv = best[v];
-
-			o[2 * v] = V16SEL(bv == zero, e[3 * v + 1], e[3 * v]);
-			o[2 * v + 1] = V16SEL(bv == two, e[3 * v + 1],
-					      e[3 * v + 2]);
-		}
-		vmath_expf_neg_n((float *)o, (float *)o, 2 * N * NL);
-		for (size_t v = 0; v < N; v++) {
-			const v16f bv = best[v];
-
-			e[3 * v] = V16SEL(bv == zero, one, o[2 * v]);
-			e[3 * v + 1] = V16SEL(bv == zero, o[2 * v],
-					      V16SEL(bv == one, one, o[2 * v + 1]));
-			e[3 * v + 2] = V16SEL(bv == two, one, o[2 * v + 1]);
-		}
-	} else {
-		vmath_expf_neg_n((float *)e, (float *)e, NO * NL);
-	}
-	/* t = (e0 + e1) + e2, one division per vertex, p_c = e_c / t as
-	 * e_c (1 / t) */
-	for (size_t v = 0; v < N; v++) {
-		v16f t = (e[3 * v] + e[3 * v + 1]) + e[3 * v + 2];
-		v16f u = one / t;
-
-		e[3 * v] = e[3 * v] * u;
-		e[3 * v + 1] = e[3 * v + 1] * u;
-		e[3 * v + 2] = e[3 * v + 2] * u;
-	}
-	/* each lane's cycle order: the lanes of one cycle (the seeds of one
-	 * input share it) take their values by one select per cycle */
-	for (size_t l = 0; l < NL; l++) {
-		const uint32_t *ol = order[l < nb ? l : nb - 1];
-		size_t d = 0;
-
-		while (d < ncyc && cyc[d] != ol)
-			d++;
-		if (d == ncyc) {
-			cyc[ncyc++] = ol;
-			lanes[d] = (v16s){0};
-		}
-		lanes[d][l] = -1;
-	}
-	for (size_t k = 0; k < N; k++) {
-		size_t u = cyc[0][k];
-
-		pc[3 * k] = e[3 * u];
-		pc[3 * k + 1] = e[3 * u + 1];
-		pc[3 * k + 2] = e[3 * u + 2];
-		bc[k] = best[u];
-		for (size_t d = 1; d < ncyc; d++) {
-			u = cyc[d][k];
-			pc[3 * k] = V16SEL(lanes[d], e[3 * u], pc[3 * k]);
-			pc[3 * k + 1] = V16SEL(lanes[d], e[3 * u + 1],
-					       pc[3 * k + 1]);
-			pc[3 * k + 2] = V16SEL(lanes[d], e[3 * u + 2],
-					       pc[3 * k + 2]);
-			bc[k] = V16SEL(lanes[d], best[u], bc[k]);
-		}
-	}
-	/* the loss and properness, edge k -> k+1 mod N */
-	for (size_t k = 0; k < N; k++) {
-		size_t kn = k + 1 == N ? 0 : k + 1;
-
-		for (size_t c = 0; c < TASK_COLORS; c++)
-			s = s + pc[3 * k + c] * pc[3 * kn + c];
-		clash = V16SEL(bc[k] == bc[kn], one, clash);
-	}
-	s = s / (float)(3 * N);
-	for (size_t l = 0; l < nb; l++) {
-		loss[l] = s[l];
-		success[l] = clash[l] == 0.0f;
-		if (colour)
-			for (size_t v = 0; v < N; v++)
-				colour[l * N + v] = (uint8_t)best[v][l];
-		if (p)
-			for (size_t i = 0; i < NO; i++)
-				p[l * NO + i] = e[i][l];
-	}
 }
 
-static void score_block_f_generic(uint32_t N, size_t nb,
-				  const float *const *z,
-				  const uint32_t *const *order, float *loss,
-				  uint8_t *success, uint8_t *colour, float *p)
-{
-	score_block_f_body(N, nb, z, order, loss, success, colour, p);
-}
+/* Doubles: p_c = e_c / t, as coloring_softmax. */
+#define NORMALIZE_DIV(ev, t)                                               \
+	do {                                                               \
+		const v8d t_ = (t);                                        \
+		(ev)[0] = (ev)[0] / t_;                                    \
+		(ev)[1] = (ev)[1] / t_;                                    \
+		(ev)[2] = (ev)[2] / t_;                                    \
+	} while (0)
 
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2"))) static void
-score_block_f_avx2(uint32_t N, size_t nb, const float *const *z,
-		   const uint32_t *const *order, float *loss, uint8_t *success,
-		   uint8_t *colour, float *p)
-{
-	score_block_f_body(N, nb, z, order, loss, success, colour, p);
-}
+/* Floats: one division per vertex, p_c = e_c (1 / t). */
+#define NORMALIZE_RECIP(ev, t)                                             \
+	do {                                                               \
+		const v16f u_ = 1.0f / (t);                                \
+		(ev)[0] = (ev)[0] * u_;                                    \
+		(ev)[1] = (ev)[1] * u_;                                    \
+		(ev)[2] = (ev)[2] * u_;                                    \
+	} while (0)
 
-__attribute__((target("avx512f"))) static void
-score_block_f_avx512(uint32_t N, size_t nb, const float *const *z,
-		     const uint32_t *const *order, float *loss,
-		     uint8_t *success, uint8_t *colour, float *p)
-{
-	score_block_f_body(N, nb, z, order, loss, success, colour, p);
-}
-#endif
+#define CB_PUBLIC coloring_score_block
+#define CB_T double
+#define CB_V v8d
+#define CB_M v8i
+#define CB_NL COLORING_LANES
+#define CB_EXP_NEG_N vmath_exp_neg_n
+#define CB_TRANSPOSE transpose_widen_8
+#define CB_NORMALIZE NORMALIZE_DIV
+#include "common/tasks/coloring_block_body.h"
+#undef CB_PUBLIC
+#undef CB_T
+#undef CB_V
+#undef CB_M
+#undef CB_NL
+#undef CB_EXP_NEG_N
+#undef CB_TRANSPOSE
+#undef CB_NORMALIZE
 
-void coloring_score_block_f(uint32_t N, size_t nb, const float *const *z,
-			    const uint32_t *const *order, float *loss,
-			    uint8_t *success, uint8_t *colour, float *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	BLAS_ISA_DISPATCH((void), score_block_f,
-			  N, nb, z, order, loss, success, colour, p);
-#else
-	score_block_f_generic(N, nb, z, order, loss, success, colour, p);
-#endif
-}
+#define CB_PUBLIC coloring_score_block_f
+#define CB_T float
+#define CB_V v16f
+#define CB_M v16s
+#define CB_NL COLORING_LANES_F
+#define CB_EXP_NEG_N vmath_expf_neg_n
+#define CB_TRANSPOSE transpose_16
+#define CB_NORMALIZE NORMALIZE_RECIP
+#include "common/tasks/coloring_block_body.h"
+#undef CB_PUBLIC
+#undef CB_T
+#undef CB_V
+#undef CB_M
+#undef CB_NL
+#undef CB_EXP_NEG_N
+#undef CB_TRANSPOSE
+#undef CB_NORMALIZE
 
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
