@@ -4,7 +4,7 @@
  *   randes train CONFIG [--run-dir DIR] [--set key.path=value]... [--resume]
  *   randes eval RUN_DIR [--seeds K] [--out FILE]
  *   randes export RUN_DIR --out FILE
- *   randes sweep SWEEP.yaml [--run-root DIR] [--only INDEX | --list | --summarize]
+ *   randes sweep SWEEP.yaml [--run-root DIR] [--ranks-per-run N] [--no-regroup] [--only INDEX | --list | --summarize]
  *   randes sweep [SWEEP.yaml] --watch DIR [--run-root DIR] [--ranks-per-run N]
  *   randes check-config CONFIG [--set key.path=value]...
  *   randes --help | -h | help [COMMAND] | COMMAND --help | --version
@@ -524,8 +524,9 @@ static int cmd_export(int argc, char **argv)
 }
 
 static const char help_sweep[] =
-	"Usage: randes sweep SWEEP.yaml [--run-root DIR] [--only INDEX | --list "
-	"| --summarize]\n"
+	"Usage: randes sweep SWEEP.yaml [--run-root DIR] [--ranks-per-run N] "
+	"[--no-regroup]\n"
+	"                   [--only INDEX | --list | --summarize]\n"
 	"       randes sweep [SWEEP.yaml] --watch DIR [--run-root DIR] "
 	"[--ranks-per-run N]\n"
 	"\n"
@@ -537,7 +538,11 @@ static const char help_sweep[] =
 	"groups of ranks_per_run that train runs side by side, each group\n"
 	"claiming runs through their run-directory locks (so job arrays and\n"
 	"several allocations can share a sweep).  Run again, it skips finished\n"
-	"runs and resumes interrupted ones.\n"
+	"runs and resumes interrupted ones.  When a group finds no run left\n"
+	"while others still train, the training groups give their runs back\n"
+	"after the current generation (a checkpoint) and the ranks regroup:\n"
+	"one group per run, each resuming its run with more ranks (the same\n"
+	"results; not with --watch or --only).\n"
 	"\n"
 	"  --run-root DIR      parent of the sweep and of watched runs\n"
 	"                      (default runs)\n"
@@ -551,6 +556,7 @@ static const char help_sweep[] =
 	"                      (after the sweep's own runs) until a signal\n"
 	"  --ranks-per-run N   ranks per group (default: the sweep's\n"
 	"                      ranks_per_run, else 1)\n"
+	"  --no-regroup        idle groups wait for the last runs instead\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 (to every rank: mpirun and srun\n"
@@ -593,6 +599,10 @@ static int cmd_sweep(int argc, char **argv)
 			if (r < 0)
 				return randes_err_exit_code(RANDES_EUSAGE);
 			summarize = 1;
+		} else if ((r = opt_flag(&o, "--no-regroup")) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+			so.no_regroup = 1;
 		} else if (!o.only_pos && a[0] == '-' && a[1] != '\0')
 			return usage_error("sweep", "unknown option '%s'", a);
 		else if (!sweep)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # e2e-sweep: `randes sweep` end to end on tiny colouring runs.
 #   --list; a 2x2 grid on 2 ranks in two groups of 1 (both groups train);
+#   at the tail the idle group's ranks regroup onto the run still training
+#   (same theta hashes as one rank; --no-regroup does not);
 #   summary.csv rows and columns against each run's eval.json and hand
 #   counts; a rerun retrains nothing; --only INDEX (and its refusals); a bad
 #   grid value refuses the sweep with exit 2 and writes nothing; SIGUSR1
@@ -48,7 +50,9 @@ for n in 'variant=q_r0,seed=1' 'variant=q_r0,seed=2' 'variant=q_R,seed=1' 'varia
 done
 grep -q 'start on group 0' grid.out && grep -q 'start on group 1' grid.out ||
 	fail "both groups should have trained runs"
-[ "$(grep -c ' start on group' grid.out)" = 4 ] || fail "4 runs should start exactly once each"
+# (a run given back to a regroup starts again, "resuming": not counted)
+[ "$(grep ' start on group' grid.out | grep -vc resuming)" = 4 ] ||
+	fail "4 runs should start exactly once each"
 grep -q '4 done, 0 running elsewhere, 0 left' grid.out || fail "no final progress line"
 pass "2 ranks in 2 groups trained the 4 runs (each started once) into R/g/<run>"
 
@@ -101,6 +105,37 @@ expect_exit 0 run 2 sweep grid.yaml --run-root R
 md5sum -c --quiet sums || fail "a rerun changed a finished run"
 ! grep -q ' start on group' last.out || fail "a rerun started a finished run"
 pass "a rerun skips the 4 finished runs (files unchanged)"
+
+# --- idle ranks: the regroup at the tail -------------------------------------
+# Two runs in two groups of one rank: the short one ends at once, its group
+# finds nothing left and calls the long one's group to a regroup; the long
+# run gives its ranks back after a generation and resumes on both ranks.
+cat >tail.yaml <<'YAML'
+name: tail
+base: base.yaml
+ranks_per_run: 1
+grid:
+  run.generations: [600, 3]
+YAML
+long='generations=600'
+expect_exit 0 run 2 sweep tail.yaml --run-root RG
+cat last.out last.err >tail.out
+grep -q "#0 $long gave its ranks back at generation [0-9]* for a regroup" tail.out ||
+	{ cat tail.out >&2; fail "the long run did not give its ranks back"; }
+grep -q 'regrouped into 1 group of 2 ranks' tail.out ||
+	fail "no regroup into one group of both ranks"
+grep -q "#0 $long start on group 0 (2 ranks, resuming)" tail.out ||
+	fail "the long run did not resume on both ranks"
+[ "$(wc -l <"RG/tail/$long/metrics.jsonl")" = 600 ] ||
+	fail "the long run's metrics.jsonl is not 600 generations"
+expect_exit 0 run 0 train "RG/tail/$long/config.yaml" --run-dir solo
+[ "$(hashes "RG/tail/$long")" = "$(hashes solo)" ] ||
+	fail "the regrouped run's theta hashes differ from one rank's"
+grep -q '2 runs: 2 done' tail.out || fail "the tail sweep did not finish"
+expect_exit 0 run 2 sweep tail.yaml --run-root NR --no-regroup
+! grep -q 'regroup' last.out last.err || fail "--no-regroup regrouped"
+[ "$(hashes "NR/tail/$long")" = "$(hashes solo)" ] || fail "--no-regroup: hashes differ"
+pass "an idle group calls a regroup: the long run resumes on both ranks, the same theta hashes as alone; --no-regroup waits"
 
 # --- --only ------------------------------------------------------------------
 expect_exit 0 run 1 sweep grid.yaml --run-root O --only 2

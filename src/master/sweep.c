@@ -1912,6 +1912,7 @@ static int move_file(const char *dir_a, const char *dir_b, const char *name,
 /* ------------------------------------------------------------------------ */
 
 #define SWEEP_TAG_STOP 7101
+#define SWEEP_TAG_REGROUP 7102
 
 enum action_cmd {
 	ACTION_QUIT = 0,  /* leave the loop                                 */
@@ -1959,6 +1960,17 @@ struct sweeper {
 	MPI_Request stop_recv;   /* a posted receive for the next stop      */
 	MPI_Request *stop_reqs;
 	int n_stop_reqs;
+	/* the regroup at the sweep's tail (leader state; see regroup()) */
+	int regroup_ok;          /* a plan without --only, --watch,
+				  * --no-regroup                           */
+	int rg_sent;             /* this group called for a regroup         */
+	int rg_received;         /* calls received this round               */
+	int rg_pending;          /* a call came: give the ranks back        */
+	int yielded;             /* this group gave its run back            */
+	int32_t rg_msg, rg_in;
+	MPI_Request rg_recv;
+	MPI_Request *rg_reqs;
+	int n_rg_reqs;
 	int worst_exit;
 	unsigned failures;
 	char first_err[RANDES_ERR_LEN];
@@ -2028,6 +2040,64 @@ static void send_stops(struct sweeper *sw)
 				     SWEEP_TAG_STOP, sw->pcomm,
 				     &sw->stop_reqs[sw->n_stop_reqs++]));
 	}
+}
+
+/*
+ * Regrouping.  When a group finds no run left to claim while other groups
+ * still train, its ranks would sit idle until the last run ends.  Instead
+ * its leader calls for a regroup (a message to every other leader); each
+ * training group gives its run back after the current generation (a
+ * checkpoint, as for a stop signal) and every rank meets in regroup(),
+ * which splits the ranks anew into one group per run given back.  Those
+ * groups resume the runs from their checkpoints with more ranks; a run's
+ * results do not depend on its rank count (docs/architecture.md), so the
+ * θ hashes are those of an undisturbed run.
+ */
+static void post_regroup_recv(struct sweeper *sw)
+{
+	COMM_CHECK(&sw->p2p, MPI_Irecv(&sw->rg_in, 1, MPI_INT, MPI_ANY_SOURCE,
+				       SWEEP_TAG_REGROUP, sw->pcomm,
+				       &sw->rg_recv));
+}
+
+/* Leader: takes the regroup calls that have arrived; 1 if any has (this
+ * round). */
+static int poll_regroups(struct sweeper *sw)
+{
+	for (;;) {
+		int flag = 0;
+		COMM_CHECK(&sw->p2p,
+			   MPI_Test(&sw->rg_recv, &flag, MPI_STATUS_IGNORE));
+		if (!flag)
+			return sw->rg_pending;
+		sw->rg_pending = 1;
+		sw->rg_received++;
+		post_regroup_recv(sw);
+	}
+}
+
+/* Leader of a group with nothing left: calls every other group to the
+ * regroup (once per round). */
+static void send_regroups(struct sweeper *sw)
+{
+	if (!sw->regroup_ok || sw->rg_sent || sw->n_groups < 2)
+		return;
+	sw->rg_sent = 1;
+	sw->rg_msg = 1;
+	for (int g = 0; g < sw->n_groups; g++) {
+		if (g == sw->group_id)
+			continue;
+		COMM_CHECK(&sw->p2p,
+			   MPI_Isend(&sw->rg_msg, 1, MPI_INT, sw->leaders[g],
+				     SWEEP_TAG_REGROUP, sw->pcomm,
+				     &sw->rg_reqs[sw->n_rg_reqs++]));
+	}
+}
+
+/* train_run's yield hook, asked on the group's rank 0 (its leader). */
+static int sweep_yield(void *ctx)
+{
+	return poll_regroups(ctx);
 }
 
 /*
@@ -2488,6 +2558,10 @@ static void group_run_sweep(struct sweeper *sw, const struct action *a)
 	topt.run_dir = dir;
 	topt.resume = a->resume;
 	topt.tag = r->name;
+	if (sw->regroup_ok) {
+		topt.yield = sweep_yield;
+		topt.yield_ctx = sw;
+	}
 	rc = train_run(&sw->group, &r->cfg, &topt, &res, err);
 	if (!is_leader(sw))
 		return;
@@ -2496,7 +2570,13 @@ static void group_run_sweep(struct sweeper *sw, const struct action *a)
 	snprintf(what, sizeof(what), "sweep %s: run %" PRIu64 " (%s)",
 		 sw->plan->name, a->index, r->name);
 	if (rc == 0) {
-		if (res.stopped) {
+		if (res.yielded) {
+			sw->yielded = 1;
+			progress(sw, a->index,
+				 "gave its ranks back at generation %" PRIu64
+				 " for a regroup (checkpoint written)",
+				 res.generation);
+		} else if (res.stopped) {
 			progress(sw, a->index,
 				 "stopped at generation %" PRIu64
 				 " (checkpoint written)",
@@ -2617,8 +2697,15 @@ static void group_loop(struct sweeper *sw)
 				send_stops(sw);
 			if (flags[0] || flags[1])
 				a.cmd = ACTION_QUIT;
-			else
+			else if (sw->regroup_ok && poll_regroups(sw))
+				a.cmd = ACTION_QUIT; /* to regroup() */
+			else {
 				leader_decide(sw, &a, name, sizeof(name));
+				/* nothing left here while others may train:
+				 * call them to a regroup */
+				if (a.cmd == ACTION_QUIT)
+					send_regroups(sw);
+			}
 		}
 		bcast_action(sw, &a);
 		switch (a.cmd) {
@@ -2662,6 +2749,105 @@ static int prepare_dirs(struct sweeper *sw, char *err)
 	return rc;
 }
 
+/* Leader: withdraws a posted receive that nothing more can match. */
+static void cancel_recv(struct comm *c, MPI_Request *req)
+{
+	COMM_CHECK(c, MPI_Cancel(req));
+	COMM_CHECK(c, MPI_Wait(req, MPI_STATUS_IGNORE));
+}
+
+/*
+ * Every rank, when its group has left group_loop: the end of a round.
+ * Sums over the world the stop requests (signals, stop messages), the runs
+ * given back and the regroup calls; takes in every call still in flight;
+ * then, if nothing asked to stop and runs were given back, splits the
+ * ranks anew into one group per such run (consecutive blocks, sizes within
+ * one of each other) and returns 1: group_loop runs again, and the new
+ * groups claim and resume those runs.  Returns 0 when the sweep is over.
+ */
+static int regroup(struct sweeper *sw)
+{
+	struct comm *w = sw->world;
+	int in[3] = {0, 0, 0}, out[3], n, color;
+	size_t n_runs = sw->plan ? sw->plan->n_runs : 0;
+	char err[RANDES_ERR_LEN];
+	MPI_Request req;
+
+	if (!sw->regroup_ok)
+		return 0;
+	in[0] = signals_stop_requested() != 0;
+	if (is_leader(sw)) {
+		in[0] |= sw->stop_sent || sw->ext_stop;
+		in[1] = sw->yielded;
+		in[2] = sw->rg_sent;
+	}
+	COMM_CHECK(w, MPI_Iallreduce(in, out, 3, MPI_INT, MPI_SUM, w->comm,
+				     &req));
+	wait_request(w, &req);
+	if (is_leader(sw)) {
+		/* every caller sent one call to each other leader */
+		int expected = out[2] - sw->rg_sent;
+
+		while (sw->rg_received < expected) {
+			COMM_CHECK(&sw->p2p,
+				   MPI_Wait(&sw->rg_recv, MPI_STATUS_IGNORE));
+			sw->rg_received++;
+			post_regroup_recv(sw);
+		}
+		cancel_recv(&sw->p2p, &sw->rg_recv);
+		if (sw->n_rg_reqs)
+			COMM_CHECK(&sw->p2p,
+				   MPI_Waitall(sw->n_rg_reqs, sw->rg_reqs,
+					       MPI_STATUSES_IGNORE));
+	}
+	sw->n_rg_reqs = sw->rg_sent = sw->rg_received = sw->rg_pending = 0;
+	sw->yielded = 0;
+	if (out[0] || out[1] == 0) {
+		/* over (or stopped): the final collection expects the stop
+		 * receive posted, and no regroup receive */
+		return 0;
+	}
+
+	/* What each old leader learnt about the runs, for the new ones. */
+	COMM_CHECK(w, MPI_Allreduce(MPI_IN_PLACE, sw->done, (int)n_runs,
+				    MPI_UNSIGNED_CHAR, MPI_MAX, w->comm));
+	COMM_CHECK(w, MPI_Allreduce(MPI_IN_PLACE, sw->tries, (int)n_runs,
+				    MPI_UNSIGNED_CHAR, MPI_MAX, w->comm));
+	if (is_leader(sw)) {
+		cancel_recv(&sw->p2p, &sw->stop_recv);
+		sw->stops_received = 0;
+	}
+	n = out[1] < w->size ? out[1] : w->size;
+	color = (int)((int64_t)w->rank * n / w->size);
+	COMM_CHECK(w, MPI_Comm_free(&sw->gcomm));
+	COMM_CHECK(w, MPI_Comm_split(w->comm, color, w->rank, &sw->gcomm));
+	if (comm_wrap(&sw->group, sw->gcomm, err))
+		comm_fail(w, MPI_ERR_COMM, err, __FILE__, __LINE__);
+	for (int r = w->size - 1; r >= 0; r--)
+		sw->leaders[(int64_t)r * n / w->size] = r;
+	sw->n_groups = n;
+	sw->group_id = color;
+	if (is_leader(sw)) {
+		post_stop_recv(sw);
+		post_regroup_recv(sw);
+	}
+	if (w->rank == 0) {
+		char sizes[32];
+		int lo = w->size / n, hi = lo + (w->size % n != 0);
+
+		snprintf(sizes, sizeof(sizes), lo == hi ? "%d" : "%d-%d", lo,
+			 hi);
+		log_msg(LOG_INFO,
+			"sweep %s: ranks were idle: %d run%s still training "
+			"gave %s ranks back; regrouped into %d group%s of %s "
+			"rank%s",
+			sw->plan->name, out[1], out[1] == 1 ? "" : "s",
+			out[1] == 1 ? "its" : "their", n, n == 1 ? "" : "s",
+			sizes, hi == 1 ? "" : "s");
+	}
+	return 1;
+}
+
 static void sweeper_free(struct sweeper *sw)
 {
 	fsutil_lock_release(&sw->claim);
@@ -2673,6 +2859,7 @@ static void sweeper_free(struct sweeper *sw)
 	free(sw->done);
 	free(sw->tries);
 	free(sw->stop_reqs);
+	free(sw->rg_reqs);
 	strv_free(sw->failed_names, sw->n_failed_names);
 }
 
@@ -2726,16 +2913,22 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 		rc = comm_wrap(&sw.p2p, sw.pcomm, err);
 	sw.leaders = calloc((size_t)sw.n_groups, sizeof(int));
 	sw.stop_reqs = calloc((size_t)sw.n_groups, sizeof(MPI_Request));
+	sw.rg_reqs = calloc((size_t)sw.n_groups, sizeof(MPI_Request));
+	sw.regroup_ok = plan && !o->only && !o->watch_dir && !o->no_regroup;
 	sw.done = calloc(n_runs ? n_runs : 1, 1);
 	sw.tries = calloc(n_runs ? n_runs : 1, 1);
-	if (rc == 0 && (!sw.leaders || !sw.stop_reqs || !sw.done || !sw.tries))
+	if (rc == 0 && (!sw.leaders || !sw.stop_reqs || !sw.rg_reqs ||
+			!sw.done || !sw.tries))
 		rc = randes_errf(err, RANDES_ENOMEM, "out of memory");
 	if ((rc = -comm_max_int(world, -rc)) != 0)
 		goto out;
 	for (int g = 0; g < sw.n_groups; g++)
 		sw.leaders[g] = o->only ? 0 : g * (int)rpr;
-	if (is_leader(&sw))
+	if (is_leader(&sw)) {
 		post_stop_recv(&sw);
+		if (sw.regroup_ok)
+			post_regroup_recv(&sw);
+	}
 
 	if (world->rank == 0) {
 		if (plan && o->only)
@@ -2770,7 +2963,9 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 				rpr, world->size);
 	}
 
-	group_loop(&sw);
+	do
+		group_loop(&sw);
+	while (regroup(&sw));
 
 	/* Every group is done: wait for the others without spinning. */
 	{

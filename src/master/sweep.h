@@ -80,6 +80,7 @@ struct sweep_options {
 	size_t only_index;
 	uint32_t ranks_per_run;   /* 0: the plan's (1 without a plan)       */
 	const char *watch_dir;    /* NULL: no daemon                        */
+	int no_regroup;           /* idle groups never take over runs       */
 };
 
 /* Zeroes *plan (safe to free). */

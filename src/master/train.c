@@ -259,7 +259,7 @@ int train_run(struct comm *c, const struct config *cfg,
 	uint32_t g, G = cfg->run.generations;
 	double elapsed0 = 0, t_start, t_last_progress = -1e30;
 	int pgpe = cfg->es.strategy == ES_STRATEGY_PGPE;
-	int rc, stop = 0;
+	int rc, stop = 0, yielded = 0;
 	char path[RUNDIR_PATH_MAX];
 
 	memset(result, 0, sizeof(*result));
@@ -397,6 +397,9 @@ int train_run(struct comm *c, const struct config *cfg,
 		t_wait = reps[0].t_wait;
 		if (signals_stop_requested())
 			stop = 1;
+		if (!stop && g + 1 < G && opt->yield &&
+		    opt->yield(opt->yield_ctx))
+			stop = yielded = 1;
 
 		t1 = now_seconds();
 		struct es_stats st;
@@ -469,9 +472,11 @@ int train_run(struct comm *c, const struct config *cfg,
 				goto abort_all;
 			if (stop && g + 1 < G)
 				log_msg(LOG_INFO,
-					"stop requested (signal): checkpoint "
-					"written at generation %" PRIu32
-					"; continue with --resume",
+					"%s: checkpoint written at generation "
+					"%" PRIu32 "; continue with --resume",
+					yielded ? "the ranks yielded to a "
+						  "regroup"
+						: "stop requested (signal)",
 					g + 1);
 		}
 		continue;
@@ -500,13 +505,16 @@ abort_all:
 	if (c->rank == 0) {
 		result->generation = g;
 		result->stopped = stop && g < G;
+		result->yielded = yielded && result->stopped;
 	}
 	{
-		uint32_t info[2] = {c->rank == 0 ? (uint32_t)result->stopped : 0,
-				    c->rank == 0 ? g : 0};
+		uint32_t info[3] = {c->rank == 0 ? (uint32_t)result->stopped : 0,
+				    c->rank == 0 ? g : 0,
+				    c->rank == 0 ? (uint32_t)result->yielded : 0};
 		comm_bcast(c, info, sizeof(info));
 		result->stopped = (int)info[0];
 		result->generation = info[1];
+		result->yielded = (int)info[2];
 	}
 
 	if (!result->stopped) {

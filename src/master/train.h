@@ -22,10 +22,16 @@ struct train_options {
 	int resume;          /* continue from the newest checkpoint           */
 	const char *tag;     /* prefix of progress lines (NULL: "train")      */
 	int no_eval;         /* skip the evaluation at the end                */
+	/* Asked by rank 0 after each generation; nonzero ends the run as a
+	 * stop signal does (checkpoint, result->stopped and ->yielded set):
+	 * a sweep gives the ranks to a regroup.  NULL: never. */
+	int (*yield)(void *ctx);
+	void *yield_ctx;
 };
 
 struct train_result {
-	int stopped;         /* ended early on a stop signal                  */
+	int stopped;         /* ended early on a stop signal (or a yield)     */
+	int yielded;         /* ended early because opt->yield said so        */
 	uint64_t generation; /* generations completed                        */
 	int evaluated;       /* eval.json was written                         */
 };
