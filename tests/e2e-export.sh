@@ -2,7 +2,8 @@
 # e2e-export: `randes export` writes a safetensors file that a plain
 # json + NumPy reader accepts (tensor layout, metadata) and that equals the
 # run's model.safetensors; `randes eval FILE` on the exported model gives
-# the same eval.json as on the run directory; malformed files exit 3.
+# the same eval.json as on the run directory; malformed files exit 3;
+# run.model_every's snapshots equal the model of a run stopped there.
 . "$(dirname "$0")/e2e-lib.sh"
 
 cat >c.yaml <<'YAML'
@@ -222,3 +223,43 @@ fi
 expect_exit 3 "$SRC/scripts/average-models" bad.safetensors m.safetensors n4.safetensors
 expect_exit 2 "$SRC/scripts/average-models" bad.safetensors m.safetensors
 pass "average-models: the tensor-wise mean, the first model's metadata; other shapes exit 3"
+
+# run.model_every: models/model-g<G>.safetensors every K generations hold
+# the model a run stopped there would have written (the tensor bytes; the
+# header's config differs in run.generations and run.model_every).
+data_of() {
+	python3 - "$1" <<'PYEOF'
+import hashlib, json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+print(json.loads(b[8:8 + n])["__metadata__"]["generation"],
+      hashlib.sha256(b[8 + n:]).hexdigest())
+PYEOF
+}
+run 0 train c.yaml --run-dir rs --set run.model_every=2 \
+	>/dev/null 2>&1 || fail "training with run.model_every"
+[ "$(cd rs/models && ls | tr '\n' ' ')" = "model-g2.safetensors model-g4.safetensors model-g6.safetensors " ] ||
+	fail "run.model_every=2 over 6 generations: $(ls rs/models)"
+run 0 train c.yaml --run-dir r2 --set run.generations=2 --set run.eval_at_end=false \
+	>/dev/null 2>&1 || fail "training to generation 2"
+[ "$(data_of rs/models/model-g2.safetensors)" = "$(data_of r2/model.safetensors)" ] ||
+	fail "models/model-g2 is not the model of a run of 2 generations"
+[ "$(data_of rs/models/model-g6.safetensors)" = "$(data_of r/model.safetensors)" ] ||
+	fail "models/model-g6 is not the final model"
+# with es.theta_ema the snapshots are the average, as model.safetensors
+run 0 train c.yaml --run-dir re --set run.model_every=3 --set es.theta_ema=0.5 \
+	>/dev/null 2>&1 || fail "training with run.model_every and es.theta_ema"
+run 0 train c.yaml --run-dir re3 --set run.generations=3 --set es.theta_ema=0.5 \
+	--set run.eval_at_end=false >/dev/null 2>&1 || fail "training the average to 3"
+[ "$(data_of re/models/model-g3.safetensors)" = "$(data_of re3/model.safetensors)" ] &&
+	[ "$(data_of re/models/model-g6.safetensors)" = "$(data_of re/model.safetensors)" ] ||
+	fail "with es.theta_ema the snapshots are not the average"
+[ "$(data_of re/models/model-g6.safetensors | cut -d' ' -f2)" != \
+  "$(data_of rs/models/model-g6.safetensors | cut -d' ' -f2)" ] ||
+	fail "the average equals theta: the test shows nothing"
+# models/ that cannot be made: exit 3, the checkpoint of the generation kept
+mkdir rb && touch rb/models
+expect_exit 3 run 0 train c.yaml --run-dir rb --set run.model_every=2 --set run.checkpoint_every=1
+grep -q 'models' last.err || fail "the error does not name models/"
+[ "$(wc -l <rb/metrics.jsonl)" = 2 ] || fail "the failed run should have 2 generations on record"
+pass "run.model_every: snapshots equal the model of a run stopped there (the average with es.theta_ema); an unwritable models/ exits 3"

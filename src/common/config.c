@@ -202,6 +202,8 @@ static const struct desc descs[] = {
 	 .min = 1, .max = U32MAX, .flags = DF_REQUIRED},
 	{.path = "run.checkpoint_every", .type = DESC_U32,
 	 F(run.checkpoint_every), .min = 0, .max = U32MAX},
+	{.path = "run.model_every", .type = DESC_U32, F(run.model_every),
+	 .min = 0, .max = U32MAX},
 	{.path = "run.progress_seconds", .type = DESC_DOUBLE,
 	 F(run.progress_seconds), .min = 0, .max = HUGE_VAL},
 	{.path = "run.eval_at_end", .type = DESC_BOOL, F(run.eval_at_end)},

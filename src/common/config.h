@@ -139,6 +139,7 @@ struct config_run {
 	uint64_t seed;              /* run seed: every random number hangs on it */
 	uint32_t generations;       /* total generations to train            */
 	uint32_t checkpoint_every;  /* 0: only at the end and on a stop      */
+	uint32_t model_every;       /* 0: off; else models/model-g<G>        */
 	double progress_seconds;    /* min seconds between progress lines; 0 = every generation */
 	int eval_at_end;            /* bool: run the evaluation after training */
 };

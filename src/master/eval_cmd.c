@@ -324,7 +324,7 @@ out:
  * list), generation, the model spec (JSON) and the resolved config (YAML).
  * Model-free tasks (sphere, rastrigin) get one tensor "x" of D floats.
  */
-static int export_model(const struct config *cfg, const float *theta,
+int export_model(const struct config *cfg, const float *theta,
 			size_t D, uint64_t generation, const char *path,
 			char *err)
 {

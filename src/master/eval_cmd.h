@@ -44,6 +44,15 @@ int finish_run(struct comm *c, const struct config *cfg, const char *run_dir,
 	       const float *theta, size_t D, uint64_t generation, int evaluate,
 	       int *evaluated, char *err);
 
+/*
+ * Writes theta (D floats, the model after `generation` generations of cfg)
+ * to path as randes' safetensors (tensors by the model's layout; metadata:
+ * task, variant, run seed, r0, generation, model spec, resolved config),
+ * atomically.  One process.  Returns 0 or an enum randes_err.
+ */
+int export_model(const struct config *cfg, const float *theta, size_t D,
+		 uint64_t generation, const char *path, char *err);
+
 /* `randes eval RUN_DIR` on all ranks of c (collective). */
 int eval_command(struct comm *c, const char *run_dir,
 		 const struct eval_options *o, char *err);

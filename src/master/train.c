@@ -242,6 +242,31 @@ fail:
 	return rc;
 }
 
+/*
+ * run.model_every: the run's model after `generation` generations (θ, or
+ * its average with es.theta_ema: what model.safetensors would hold) as
+ * RUN_DIR/models/model-g<generation>.safetensors, atomically; buf holds D
+ * floats.
+ */
+static int write_snapshot(const char *run_dir, const struct config *cfg,
+			  const struct es *es, float *buf, size_t D,
+			  uint32_t generation, char *err)
+{
+	char dir[RUNDIR_PATH_MAX], name[64], path[RUNDIR_PATH_MAX];
+	int rc = rundir_path(dir, run_dir, "models", err);
+
+	if (rc == 0)
+		rc = fsutil_mkdir_p(dir, 0777, err);
+	snprintf(name, sizeof(name), "model-g%" PRIu32 ".safetensors",
+		 generation);
+	if (rc == 0)
+		rc = rundir_path(path, dir, name, err);
+	if (rc)
+		return rc;
+	es_model(es, buf);
+	return export_model(cfg, buf, D, generation, path, err);
+}
+
 int train_run(struct comm *c, const struct config *cfg,
 	      const struct train_options *opt, struct train_result *result,
 	      char *err)
@@ -255,6 +280,7 @@ int train_run(struct comm *c, const struct config *cfg,
 	struct master_counters mc;
 	struct train_start start;
 	float *center = NULL, *sigma_vec = NULL, *fitness = NULL;
+	float *snap = NULL; /* rank 0, run.model_every: the model to write */
 	size_t D = 0, P = cfg->es.population;
 	uint32_t g, G = cfg->run.generations;
 	double elapsed0 = 0, t_start, t_last_progress = -1e30;
@@ -305,8 +331,11 @@ int train_run(struct comm *c, const struct config *cfg,
 		sigma_vec = pgpe && c->rank != 0 ? malloc(sizeof(float) * D)
 						  : NULL;
 		fitness = malloc(sizeof(float) * P);
+		if (c->rank == 0 && cfg->run.model_every)
+			snap = malloc(sizeof(float) * D);
 		if ((c->rank != 0 && !center) ||
-		    (pgpe && c->rank != 0 && !sigma_vec) || !fitness)
+		    (pgpe && c->rank != 0 && !sigma_vec) || !fitness ||
+		    (c->rank == 0 && cfg->run.model_every && !snap))
 			rc = randes_errf(err, RANDES_ENOMEM,
 					 "out of memory for the generation "
 					 "buffers (D = %zu)",
@@ -479,6 +508,12 @@ int train_run(struct comm *c, const struct config *cfg,
 						: "stop requested (signal)",
 					g + 1);
 		}
+		if (snap && (g + 1) % cfg->run.model_every == 0) {
+			rc = write_snapshot(opt->run_dir, cfg, &es, snap, D,
+					    g + 1, err);
+			if (rc)
+				goto abort_all;
+		}
 		continue;
 abort_all:
 		/* Tell the workers to leave, then fail. */
@@ -538,6 +573,7 @@ out:
 	free(center);
 	free(sigma_vec);
 	free(fitness);
+	free(snap);
 	worker_free(&w);
 	es_free(&es);
 	objective_free(obj);
