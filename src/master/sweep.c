@@ -1935,6 +1935,24 @@ enum claim_outcome {
 	CLAIM_ERROR = 3,  /* could not even look (message in err)           */
 };
 
+/*
+ * A notice one group leader sends to every other leader, at most once per
+ * round (a stop, or a call to regroup): a receive for it stays posted at
+ * every leader, so one MPI_Test sees a notice that has arrived (MPI_Iprobe
+ * may need several calls); notice_collect takes in the ones still in
+ * flight before the leaders change or MPI ends.
+ */
+struct notice {
+	int tag;
+	int sent;                /* this leader sent it this round          */
+	int received;            /* notices taken in this round             */
+	int pending;             /* one has come                            */
+	int32_t msg, in;
+	MPI_Request recv;        /* the posted receive                      */
+	MPI_Request *reqs;       /* (n_groups) the sends                    */
+	int n_reqs;
+};
+
 struct sweeper {
 	struct comm *world;
 	struct comm group;       /* the ranks that train one run together  */
@@ -1955,22 +1973,11 @@ struct sweeper {
 	size_t n_failed_names;
 	long current;            /* the sweep run being trained, or -1      */
 	struct fsutil_lock claim; /* the claim of the run being trained     */
-	int stop_sent, ext_stop, stops_received;
-	int32_t stop_msg, stop_in;
-	MPI_Request stop_recv;   /* a posted receive for the next stop      */
-	MPI_Request *stop_reqs;
-	int n_stop_reqs;
-	/* the regroup at the sweep's tail (leader state; see regroup()) */
+	struct notice stop;      /* "start no new run" (a signal)           */
+	struct notice call;      /* "give your run back": the regroup       */
 	int regroup_ok;          /* a plan without --only, --watch,
 				  * --no-regroup                           */
-	int rg_sent;             /* this group called for a regroup         */
-	int rg_received;         /* calls received this round               */
-	int rg_pending;          /* a call came: give the ranks back        */
 	int yielded;             /* this group gave its run back            */
-	int32_t rg_msg, rg_in;
-	MPI_Request rg_recv;
-	MPI_Request *rg_reqs;
-	int n_rg_reqs;
 	int worst_exit;
 	unsigned failures;
 	char first_err[RANDES_ERR_LEN];
@@ -2000,52 +2007,68 @@ static void wait_request(struct comm *c, MPI_Request *req)
 	}
 }
 
-/* Posts the receive for the next stop message (leader only).  A posted
- * receive is matched as the library makes progress, so one MPI_Test sees
- * a message that has arrived (MPI_Iprobe may need several calls). */
-static void post_stop_recv(struct sweeper *sw)
+static void notice_post(struct sweeper *sw, struct notice *n)
 {
-	COMM_CHECK(&sw->p2p, MPI_Irecv(&sw->stop_in, 1, MPI_INT, MPI_ANY_SOURCE,
-				       SWEEP_TAG_STOP, sw->pcomm,
-				       &sw->stop_recv));
+	COMM_CHECK(&sw->p2p, MPI_Irecv(&n->in, 1, MPI_INT, MPI_ANY_SOURCE,
+				       n->tag, sw->pcomm, &n->recv));
 }
 
-/* Receives the stop messages other leaders have sent (leader only). */
-static void poll_stops(struct sweeper *sw)
+/* Leader: takes in the notices that have arrived; n->pending after. */
+static int notice_poll(struct sweeper *sw, struct notice *n)
 {
 	for (;;) {
 		int flag = 0;
 		COMM_CHECK(&sw->p2p,
-			   MPI_Test(&sw->stop_recv, &flag, MPI_STATUS_IGNORE));
+			   MPI_Test(&n->recv, &flag, MPI_STATUS_IGNORE));
 		if (!flag)
-			return;
-		sw->ext_stop = 1;
-		sw->stops_received++;
-		post_stop_recv(sw);
+			return n->pending;
+		n->pending = 1;
+		n->received++;
+		notice_post(sw, n);
 	}
 }
 
-/* Tells every other leader to start no new run (once). */
-static void send_stops(struct sweeper *sw)
+/* Leader: sends the notice to every other leader (once per round). */
+static void notice_send(struct sweeper *sw, struct notice *n)
 {
-	if (sw->stop_sent || sw->n_groups < 2)
+	if (n->sent || sw->n_groups < 2)
 		return;
-	sw->stop_sent = 1;
-	sw->stop_msg = 1;
+	n->sent = 1;
+	n->msg = 1;
 	for (int g = 0; g < sw->n_groups; g++) {
 		if (g == sw->group_id)
 			continue;
 		COMM_CHECK(&sw->p2p,
-			   MPI_Isend(&sw->stop_msg, 1, MPI_INT, sw->leaders[g],
-				     SWEEP_TAG_STOP, sw->pcomm,
-				     &sw->stop_reqs[sw->n_stop_reqs++]));
+			   MPI_Isend(&n->msg, 1, MPI_INT, sw->leaders[g],
+				     n->tag, sw->pcomm, &n->reqs[n->n_reqs++]));
 	}
+}
+
+/*
+ * Leader, when every rank knows how many of these notices other leaders
+ * sent it (`expected`): receives the rest, withdraws the posted receive,
+ * completes its own sends, and starts the next round's counts.
+ */
+static void notice_collect(struct sweeper *sw, struct notice *n,
+			   int expected)
+{
+	while (n->received < expected) {
+		COMM_CHECK(&sw->p2p, MPI_Wait(&n->recv, MPI_STATUS_IGNORE));
+		n->received++;
+		notice_post(sw, n);
+	}
+	COMM_CHECK(&sw->p2p, MPI_Cancel(&n->recv));
+	COMM_CHECK(&sw->p2p, MPI_Wait(&n->recv, MPI_STATUS_IGNORE));
+	if (n->n_reqs)
+		COMM_CHECK(&sw->p2p, MPI_Waitall(n->n_reqs, n->reqs,
+						 MPI_STATUSES_IGNORE));
+	n->n_reqs = n->sent = n->received = n->pending = 0;
 }
 
 /*
  * Regrouping.  When a group finds no run left to claim while other groups
  * still train, its ranks would sit idle until the last run ends.  Instead
- * its leader calls for a regroup (a message to every other leader); each
+ * its leader calls for a regroup (a notice to every other leader); each
  * training group gives its run back after the current generation (a
  * checkpoint, as for a stop signal) and every rank meets in regroup(),
  * which splits the ranks anew into one group per run given back.  Those
@@ -2053,51 +2076,12 @@ static void send_stops(struct sweeper *sw)
  * results do not depend on its rank count (docs/architecture.md), so the
  * θ hashes are those of an undisturbed run.
  */
-static void post_regroup_recv(struct sweeper *sw)
-{
-	COMM_CHECK(&sw->p2p, MPI_Irecv(&sw->rg_in, 1, MPI_INT, MPI_ANY_SOURCE,
-				       SWEEP_TAG_REGROUP, sw->pcomm,
-				       &sw->rg_recv));
-}
-
-/* Leader: takes the regroup calls that have arrived; 1 if any has (this
- * round). */
-static int poll_regroups(struct sweeper *sw)
-{
-	for (;;) {
-		int flag = 0;
-		COMM_CHECK(&sw->p2p,
-			   MPI_Test(&sw->rg_recv, &flag, MPI_STATUS_IGNORE));
-		if (!flag)
-			return sw->rg_pending;
-		sw->rg_pending = 1;
-		sw->rg_received++;
-		post_regroup_recv(sw);
-	}
-}
-
-/* Leader of a group with nothing left: calls every other group to the
- * regroup (once per round). */
-static void send_regroups(struct sweeper *sw)
-{
-	if (!sw->regroup_ok || sw->rg_sent || sw->n_groups < 2)
-		return;
-	sw->rg_sent = 1;
-	sw->rg_msg = 1;
-	for (int g = 0; g < sw->n_groups; g++) {
-		if (g == sw->group_id)
-			continue;
-		COMM_CHECK(&sw->p2p,
-			   MPI_Isend(&sw->rg_msg, 1, MPI_INT, sw->leaders[g],
-				     SWEEP_TAG_REGROUP, sw->pcomm,
-				     &sw->rg_reqs[sw->n_rg_reqs++]));
-	}
-}
-
 /* train_run's yield hook, asked on the group's rank 0 (its leader). */
 static int sweep_yield(void *ctx)
 {
-	return poll_regroups(ctx);
+	struct sweeper *sw = ctx;
+
+	return notice_poll(sw, &sw->call);
 }
 
 /*
@@ -2109,10 +2093,8 @@ static void group_stop_flags(struct sweeper *sw, int flags[2])
 	int in[2] = {signals_stop_requested() != 0, 0};
 	MPI_Request req;
 
-	if (is_leader(sw)) {
-		poll_stops(sw);
-		in[1] = sw->ext_stop;
-	}
+	if (is_leader(sw))
+		in[1] = notice_poll(sw, &sw->stop);
 	COMM_CHECK(&sw->group, MPI_Iallreduce(in, flags, 2, MPI_INT, MPI_MAX,
 					      sw->gcomm, &req));
 	wait_request(&sw->group, &req);
@@ -2694,17 +2676,17 @@ static void group_loop(struct sweeper *sw)
 		memset(&a, 0, sizeof(a));
 		if (is_leader(sw)) {
 			if (flags[0])
-				send_stops(sw);
+				notice_send(sw, &sw->stop);
 			if (flags[0] || flags[1])
 				a.cmd = ACTION_QUIT;
-			else if (sw->regroup_ok && poll_regroups(sw))
+			else if (sw->regroup_ok && notice_poll(sw, &sw->call))
 				a.cmd = ACTION_QUIT; /* to regroup() */
 			else {
 				leader_decide(sw, &a, name, sizeof(name));
 				/* nothing left here while others may train:
 				 * call them to a regroup */
-				if (a.cmd == ACTION_QUIT)
-					send_regroups(sw);
+				if (a.cmd == ACTION_QUIT && sw->regroup_ok)
+					notice_send(sw, &sw->call);
 			}
 		}
 		bcast_action(sw, &a);
@@ -2749,13 +2731,6 @@ static int prepare_dirs(struct sweeper *sw, char *err)
 	return rc;
 }
 
-/* Leader: withdraws a posted receive that nothing more can match. */
-static void cancel_recv(struct comm *c, MPI_Request *req)
-{
-	COMM_CHECK(c, MPI_Cancel(req));
-	COMM_CHECK(c, MPI_Wait(req, MPI_STATUS_IGNORE));
-}
-
 /*
  * Every rank, when its group has left group_loop: the end of a round.
  * Sums over the world the stop requests (signals, stop messages), the runs
@@ -2777,30 +2752,16 @@ static int regroup(struct sweeper *sw)
 		return 0;
 	in[0] = signals_stop_requested() != 0;
 	if (is_leader(sw)) {
-		in[0] |= sw->stop_sent || sw->ext_stop;
+		in[0] |= sw->stop.sent || sw->stop.pending;
 		in[1] = sw->yielded;
-		in[2] = sw->rg_sent;
+		in[2] = sw->call.sent;
 	}
 	COMM_CHECK(w, MPI_Iallreduce(in, out, 3, MPI_INT, MPI_SUM, w->comm,
 				     &req));
 	wait_request(w, &req);
-	if (is_leader(sw)) {
-		/* every caller sent one call to each other leader */
-		int expected = out[2] - sw->rg_sent;
-
-		while (sw->rg_received < expected) {
-			COMM_CHECK(&sw->p2p,
-				   MPI_Wait(&sw->rg_recv, MPI_STATUS_IGNORE));
-			sw->rg_received++;
-			post_regroup_recv(sw);
-		}
-		cancel_recv(&sw->p2p, &sw->rg_recv);
-		if (sw->n_rg_reqs)
-			COMM_CHECK(&sw->p2p,
-				   MPI_Waitall(sw->n_rg_reqs, sw->rg_reqs,
-					       MPI_STATUSES_IGNORE));
-	}
-	sw->n_rg_reqs = sw->rg_sent = sw->rg_received = sw->rg_pending = 0;
+	/* every caller sent one call to each other leader */
+	if (is_leader(sw))
+		notice_collect(sw, &sw->call, out[2] - sw->call.sent);
 	sw->yielded = 0;
 	if (out[0] || out[1] == 0) {
 		/* over (or stopped): the final collection expects the stop
@@ -2813,10 +2774,8 @@ static int regroup(struct sweeper *sw)
 				    MPI_UNSIGNED_CHAR, MPI_MAX, w->comm));
 	COMM_CHECK(w, MPI_Allreduce(MPI_IN_PLACE, sw->tries, (int)n_runs,
 				    MPI_UNSIGNED_CHAR, MPI_MAX, w->comm));
-	if (is_leader(sw)) {
-		cancel_recv(&sw->p2p, &sw->stop_recv);
-		sw->stops_received = 0;
-	}
+	if (is_leader(sw))
+		notice_collect(sw, &sw->stop, 0); /* no stop anywhere */
 	n = out[1] < w->size ? out[1] : w->size;
 	color = (int)((int64_t)w->rank * n / w->size);
 	COMM_CHECK(w, MPI_Comm_free(&sw->gcomm));
@@ -2828,8 +2787,8 @@ static int regroup(struct sweeper *sw)
 	sw->n_groups = n;
 	sw->group_id = color;
 	if (is_leader(sw)) {
-		post_stop_recv(sw);
-		post_regroup_recv(sw);
+		notice_post(sw, &sw->stop);
+		notice_post(sw, &sw->call);
 	}
 	if (w->rank == 0) {
 		char sizes[32];
@@ -2858,8 +2817,8 @@ static void sweeper_free(struct sweeper *sw)
 	free(sw->leaders);
 	free(sw->done);
 	free(sw->tries);
-	free(sw->stop_reqs);
-	free(sw->rg_reqs);
+	free(sw->stop.reqs);
+	free(sw->call.reqs);
 	strv_free(sw->failed_names, sw->n_failed_names);
 }
 
@@ -2912,12 +2871,14 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 	if (rc == 0)
 		rc = comm_wrap(&sw.p2p, sw.pcomm, err);
 	sw.leaders = calloc((size_t)sw.n_groups, sizeof(int));
-	sw.stop_reqs = calloc((size_t)sw.n_groups, sizeof(MPI_Request));
-	sw.rg_reqs = calloc((size_t)sw.n_groups, sizeof(MPI_Request));
+	sw.stop.tag = SWEEP_TAG_STOP;
+	sw.call.tag = SWEEP_TAG_REGROUP;
+	sw.stop.reqs = calloc((size_t)sw.n_groups, sizeof(MPI_Request));
+	sw.call.reqs = calloc((size_t)sw.n_groups, sizeof(MPI_Request));
 	sw.regroup_ok = plan && !o->only && !o->watch_dir && !o->no_regroup;
 	sw.done = calloc(n_runs ? n_runs : 1, 1);
 	sw.tries = calloc(n_runs ? n_runs : 1, 1);
-	if (rc == 0 && (!sw.leaders || !sw.stop_reqs || !sw.rg_reqs ||
+	if (rc == 0 && (!sw.leaders || !sw.stop.reqs || !sw.call.reqs ||
 			!sw.done || !sw.tries))
 		rc = randes_errf(err, RANDES_ENOMEM, "out of memory");
 	if ((rc = -comm_max_int(world, -rc)) != 0)
@@ -2925,9 +2886,9 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 	for (int g = 0; g < sw.n_groups; g++)
 		sw.leaders[g] = o->only ? 0 : g * (int)rpr;
 	if (is_leader(&sw)) {
-		post_stop_recv(&sw);
+		notice_post(&sw, &sw.stop);
 		if (sw.regroup_ok)
-			post_regroup_recv(&sw);
+			notice_post(&sw, &sw.call);
 	}
 
 	if (world->rank == 0) {
@@ -2977,7 +2938,7 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 	 * unmatched at MPI_Finalize. */
 	{
 		int *sent = calloc((size_t)world->size, sizeof(int));
-		int mine = sw.stop_sent;
+		int mine = sw.stop.sent;
 		if (!sent)
 			comm_fail(world, MPI_ERR_NO_MEM, "calloc(sent)", __FILE__,
 				  __LINE__);
@@ -2988,21 +2949,8 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 			for (int g = 0; g < sw.n_groups; g++)
 				if (g != sw.group_id)
 					expected += sent[sw.leaders[g]];
-			while (sw.stops_received < expected) {
-				COMM_CHECK(&sw.p2p, MPI_Wait(&sw.stop_recv,
-							     MPI_STATUS_IGNORE));
-				sw.stops_received++;
-				post_stop_recv(&sw);
-			}
-			/* Nothing more can come: withdraw the posted receive. */
-			COMM_CHECK(&sw.p2p, MPI_Cancel(&sw.stop_recv));
-			COMM_CHECK(&sw.p2p,
-				   MPI_Wait(&sw.stop_recv, MPI_STATUS_IGNORE));
+			notice_collect(&sw, &sw.stop, expected);
 		}
-		if (sw.n_stop_reqs)
-			COMM_CHECK(&sw.p2p, MPI_Waitall(sw.n_stop_reqs,
-							sw.stop_reqs,
-							MPI_STATUSES_IGNORE));
 		free(sent);
 	}
 

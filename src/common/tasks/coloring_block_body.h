@@ -17,8 +17,9 @@
  *   CB_TRANSPOSE   void (CB_V *zt, const float *const *z, size_t nb,
  *                  size_t NO): zt[i][l] = z[l][i], lanes past nb
  *                  repeating sequence nb - 1
- *   CB_NORMALIZE   (e, t): the probabilities e_c of one vertex from its
- *                  exponentials and their sum t = (e0 + e1) + e2
+ *   CB_PROB_SCALE, CB_PROB_APPLY  the probabilities of one vertex from
+ *                  its exponentials e_c and their sum t = (e0 + e1) + e2:
+ *                  u = CB_PROB_SCALE(t), then p_c = CB_PROB_APPLY(e_c, u)
  * No include guard: meant to be included more than once; it #undefs its
  * own helpers, the includer its parameters.
  */
@@ -106,8 +107,13 @@ CB_FN(body)(uint32_t N, size_t nb, const float *const *z,
 	} else {
 		CB_EXP_NEG_N((CB_T *)e, (CB_T *)e, NO * NL);
 	}
-	for (size_t v = 0; v < N; v++)
-		CB_NORMALIZE(e + 3 * v, (e[3 * v] + e[3 * v + 1]) + e[3 * v + 2]);
+	for (size_t v = 0; v < N; v++) {
+		const CB_V u = CB_PROB_SCALE((e[3 * v] + e[3 * v + 1]) +
+					     e[3 * v + 2]);
+
+		for (size_t c = 0; c < TASK_COLORS; c++)
+			e[3 * v + c] = CB_PROB_APPLY(e[3 * v + c], u);
+	}
 	/* each lane's cycle order: the lanes of one cycle (the seeds of one
 	 * input share it) take their values by one select per cycle */
 	for (size_t l = 0; l < NL; l++) {

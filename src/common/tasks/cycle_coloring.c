@@ -296,23 +296,13 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 	}
 }
 
-/* Doubles: p_c = e_c / t, as coloring_softmax. */
-#define NORMALIZE_DIV(ev, t)                                               \
-	do {                                                               \
-		const v8d t_ = (t);                                        \
-		(ev)[0] = (ev)[0] / t_;                                    \
-		(ev)[1] = (ev)[1] / t_;                                    \
-		(ev)[2] = (ev)[2] / t_;                                    \
-	} while (0)
-
-/* Floats: one division per vertex, p_c = e_c (1 / t). */
-#define NORMALIZE_RECIP(ev, t)                                             \
-	do {                                                               \
-		const v16f u_ = 1.0f / (t);                                \
-		(ev)[0] = (ev)[0] * u_;                                    \
-		(ev)[1] = (ev)[1] * u_;                                    \
-		(ev)[2] = (ev)[2] * u_;                                    \
-	} while (0)
+/* The probabilities from the exponentials and their sum t: doubles
+ * p_c = e_c / t, as coloring_softmax; floats one division per vertex,
+ * p_c = e_c (1 / t). */
+#define PROB_SCALE_DIV(t) (t)
+#define PROB_APPLY_DIV(e, t) ((e) / (t))
+#define PROB_SCALE_RECIP(t) (1.0f / (t))
+#define PROB_APPLY_RECIP(e, u) ((e) * (u))
 
 #define CB_PUBLIC coloring_score_block
 #define CB_T double
@@ -321,7 +311,8 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #define CB_NL COLORING_LANES
 #define CB_EXP_NEG_N vmath_exp_neg_n
 #define CB_TRANSPOSE transpose_widen_8
-#define CB_NORMALIZE NORMALIZE_DIV
+#define CB_PROB_SCALE PROB_SCALE_DIV
+#define CB_PROB_APPLY PROB_APPLY_DIV
 #include "common/tasks/coloring_block_body.h"
 #undef CB_PUBLIC
 #undef CB_T
@@ -330,7 +321,8 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #undef CB_NL
 #undef CB_EXP_NEG_N
 #undef CB_TRANSPOSE
-#undef CB_NORMALIZE
+#undef CB_PROB_SCALE
+#undef CB_PROB_APPLY
 
 #define CB_PUBLIC coloring_score_block_f
 #define CB_T float
@@ -339,7 +331,8 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #define CB_NL COLORING_LANES_F
 #define CB_EXP_NEG_N vmath_expf_neg_n
 #define CB_TRANSPOSE transpose_16
-#define CB_NORMALIZE NORMALIZE_RECIP
+#define CB_PROB_SCALE PROB_SCALE_RECIP
+#define CB_PROB_APPLY PROB_APPLY_RECIP
 #include "common/tasks/coloring_block_body.h"
 #undef CB_PUBLIC
 #undef CB_T
@@ -348,7 +341,8 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #undef CB_NL
 #undef CB_EXP_NEG_N
 #undef CB_TRANSPOSE
-#undef CB_NORMALIZE
+#undef CB_PROB_SCALE
+#undef CB_PROB_APPLY
 
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
