@@ -21,7 +21,7 @@
  *                  its exponentials e_c and their sum t = (e0 + e1) + e2:
  *                  u = CB_PROB_SCALE(t), then p_c = CB_PROB_APPLY(e_c, u)
  * No include guard: meant to be included more than once; it #undefs its
- * own helpers, the includer its parameters.
+ * helpers and its parameters at the end.
  */
 
 #define CB_CAT2(a, b) a##_##b
@@ -207,3 +207,12 @@ void CB_PUBLIC(uint32_t N, size_t nb, const float *const *z,
 #undef CB_FN
 #undef CB_CAT
 #undef CB_CAT2
+#undef CB_PUBLIC
+#undef CB_T
+#undef CB_V
+#undef CB_M
+#undef CB_NL
+#undef CB_EXP_NEG_N
+#undef CB_TRANSPOSE
+#undef CB_PROB_SCALE
+#undef CB_PROB_APPLY

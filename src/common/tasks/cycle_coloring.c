@@ -314,15 +314,6 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #define CB_PROB_SCALE PROB_SCALE_DIV
 #define CB_PROB_APPLY PROB_APPLY_DIV
 #include "common/tasks/coloring_block_body.h"
-#undef CB_PUBLIC
-#undef CB_T
-#undef CB_V
-#undef CB_M
-#undef CB_NL
-#undef CB_EXP_NEG_N
-#undef CB_TRANSPOSE
-#undef CB_PROB_SCALE
-#undef CB_PROB_APPLY
 
 #define CB_PUBLIC coloring_score_block_f
 #define CB_T float
@@ -334,15 +325,6 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #define CB_PROB_SCALE PROB_SCALE_RECIP
 #define CB_PROB_APPLY PROB_APPLY_RECIP
 #include "common/tasks/coloring_block_body.h"
-#undef CB_PUBLIC
-#undef CB_T
-#undef CB_V
-#undef CB_M
-#undef CB_NL
-#undef CB_EXP_NEG_N
-#undef CB_TRANSPOSE
-#undef CB_PROB_SCALE
-#undef CB_PROB_APPLY
 
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
