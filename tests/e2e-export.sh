@@ -246,6 +246,32 @@ run 0 train c.yaml --run-dir r2 --set run.generations=2 --set run.eval_at_end=fa
 	fail "models/model-g2 is not the model of a run of 2 generations"
 [ "$(data_of rs/models/model-g6.safetensors)" = "$(data_of r/model.safetensors)" ] ||
 	fail "models/model-g6 is not the final model"
+# scripts/eval-snapshots: one row per snapshot; the last one's figures are
+# those of the run's own evaluation of the same model (r/eval.json)
+RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" rs --np 2 >/dev/null 2>&1 || fail "eval-snapshots"
+python3 - rs/models/snapshots.csv r/eval.json <<'PYEOF' || { cat rs/models/snapshots.csv r/eval.json >&2; fail "snapshots.csv does not match the evaluations"; }
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["generation"] for r in rows] == ["2", "4", "6"], rows
+e = json.load(open(sys.argv[2]))
+last = rows[-1]
+assert float(last["success_average"]) == e["success"]["average"], last
+assert float(last["success_p5"]) == e["success"]["p5"], last
+assert float(last["majority1_average"]) == e["majority"][0]["average"], last
+assert float(last["success_worst"]) == e["success"]["worst"], last
+assert float(last["predictive_variance_p95"]) == e["predictive_variance"]["p95"], last
+PYEOF
+stamp=$(stat -c %Y rs/models/model-g2.safetensors.eval.json)
+sleep 1.1
+RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" rs >/dev/null 2>&1 || fail "eval-snapshots again"
+[ "$(stat -c %Y rs/models/model-g2.safetensors.eval.json)" = "$stamp" ] ||
+	fail "eval-snapshots evaluated a snapshot twice"
+echo '{"success": ' >rs/models/model-g4.safetensors.eval.json
+expect_exit 3 env RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" rs
+expect_exit 3 env RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" r
+expect_exit 2 env RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" rs --np 0
+pass "eval-snapshots: one row per snapshot, the last equal to the run's eval.json; evaluated once; bad input exits 2/3"
+
 # with es.theta_ema the snapshots are the average, as model.safetensors
 run 0 train c.yaml --run-dir re --set run.model_every=3 --set es.theta_ema=0.5 \
 	>/dev/null 2>&1 || fail "training with run.model_every and es.theta_ema"
