@@ -2074,9 +2074,9 @@ static void notice_collect(struct sweeper *sw, struct notice *n,
  * which splits the ranks anew into one group per run given back.  Those
  * groups resume the runs from their checkpoints with more ranks; a run's
  * results do not depend on its rank count (docs/architecture.md), so the
- * θ hashes are those of an undisturbed run.
+ * θ hashes are those of an undisturbed run.  sweep_yield is train_run's
+ * yield hook, asked on the group's rank 0 (its leader).
  */
-/* train_run's yield hook, asked on the group's rank 0 (its leader). */
 static int sweep_yield(void *ctx)
 {
 	struct sweeper *sw = ctx;
@@ -2937,21 +2937,14 @@ int sweep_execute(struct comm *world, const struct sweep_plan *plan,
 	/* Collect the stop messages still in flight, so none is left
 	 * unmatched at MPI_Finalize. */
 	{
-		int *sent = calloc((size_t)world->size, sizeof(int));
-		int mine = sw.stop.sent;
-		if (!sent)
-			comm_fail(world, MPI_ERR_NO_MEM, "calloc(sent)", __FILE__,
-				  __LINE__);
-		COMM_CHECK(world, MPI_Allgather(&mine, 1, MPI_INT, sent, 1,
-						MPI_INT, world->comm));
-		if (is_leader(&sw)) {
-			int expected = 0;
-			for (int g = 0; g < sw.n_groups; g++)
-				if (g != sw.group_id)
-					expected += sent[sw.leaders[g]];
-			notice_collect(&sw, &sw.stop, expected);
-		}
-		free(sent);
+		/* each sender sent one to every other leader (only leaders
+		 * send, so the sum over all ranks counts the senders) */
+		int senders = 0;
+
+		COMM_CHECK(world, MPI_Allreduce(&sw.stop.sent, &senders, 1,
+						MPI_INT, MPI_SUM, world->comm));
+		if (is_leader(&sw))
+			notice_collect(&sw, &sw.stop, senders - sw.stop.sent);
 	}
 
 	/* The summary, from what is on disk now. */
