@@ -379,7 +379,8 @@ usage:
 
 static const char help_eval[] =
 	"Usage: randes eval RUN_DIR|MODEL.safetensors [--seeds K] [--out FILE]\n"
-	"                   [--dump FILE] [--set eval.key=value]...\n"
+	"                   [--per-input FILE] [--dump FILE]\n"
+	"                   [--set eval.key=value]...\n"
 	"\n"
 	"Runs the evaluation protocol (average, 5th percentile, worst case,\n"
 	"majority votes, sampled success, predictive variance) on the trained\n"
@@ -388,6 +389,9 @@ static const char help_eval[] =
 	"  --seeds K     evaluation seeds per input (default: eval.seeds)\n"
 	"  --out FILE    where to write the JSON (default RUN_DIR/eval.json,\n"
 	"                or MODEL.safetensors.eval.json)\n"
+	"  --per-input FILE\n"
+	"                also write one CSV row per input: its success, loss,\n"
+	"                majorities and predictive variance (docs/formats.md)\n"
 	"  --dump FILE   also write the exact model inputs and logits of the\n"
 	"                first 256 inputs and 4 seeds as safetensors\n"
 	"  --set k=v     override an evaluation key (eval.*, task.eval_*),\n"
@@ -402,7 +406,7 @@ static int cmd_eval_with(int argc, char **argv, const char **sets)
 {
 	struct opts o = {.cmd = "eval", .argc = argc, .argv = argv};
 	const char *run_dir = NULL, *out = NULL, *seeds_arg = NULL;
-	const char *dump = NULL, *v;
+	const char *dump = NULL, *per_input = NULL, *v;
 	size_t n_sets = 0;
 	uint32_t seeds = 0;
 	int r;
@@ -425,6 +429,10 @@ static int cmd_eval_with(int argc, char **argv, const char **sets)
 			if (r < 0)
 				return randes_err_exit_code(RANDES_EUSAGE);
 		} else if ((r = opt_value(&o, "--dump", &dump)) != 0) {
+			if (r < 0)
+				return randes_err_exit_code(RANDES_EUSAGE);
+		} else if ((r = opt_value(&o, "--per-input", &per_input)) !=
+			   0) {
 			if (r < 0)
 				return randes_err_exit_code(RANDES_EUSAGE);
 		} else if ((r = opt_value(&o, "--set", &v)) != 0) {
@@ -455,6 +463,7 @@ static int cmd_eval_with(int argc, char **argv, const char **sets)
 		eo.seeds = seeds;
 		eo.out = out;
 		eo.dump = dump;
+		eo.per_input = per_input;
 		eo.sets = sets;
 		eo.n_sets = n_sets;
 		rc = eval_command(&comm, run_dir, &eo, err);

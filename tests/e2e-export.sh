@@ -89,8 +89,8 @@ YAML
 if [ -x /usr/bin/python3 ]; then
 run 2 train ar.yaml --run-dir ar --set run.eval_at_end=false >/dev/null 2>&1 ||
 	fail "recall training"
-run 0 eval ar --out ar.json --dump ar-dump.safetensors >/dev/null 2>&1 ||
-	fail "recall eval --dump"
+run 0 eval ar --out ar.json --dump ar-dump.safetensors \
+	--per-input ar-inputs.csv >/dev/null 2>&1 || fail "recall eval --dump"
 "$SRC/scripts/recall-positions" ar-dump.safetensors >pos.txt ||
 	fail "recall-positions"
 want=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % (100 * json.load(open(sys.argv[1]))["success"]["average"]))' ar.json)
@@ -103,6 +103,69 @@ got=$(awk '$1 == "all" { print $3 }' pos.txt)
 expect_exit 3 "$SRC/scripts/recall-positions" dump.safetensors
 expect_exit 3 "$SRC/scripts/recall-positions" trunc-missing.safetensors
 pass "recall-positions: per-position success adds up to eval's average ($got %)"
+
+# --per-input: one row per evaluated input.  Its labels must name the
+# input the dump holds (position and value from the dump's target, filling
+# from the dumped tokens: the same filling, the same other values), its
+# success column must average to eval.json's, and scripts/inputs-by must
+# group it into recall-positions' per-position figures (the same 256 inputs
+# x 4 seeds, read from the dumped logits).
+/usr/bin/python3 - ar-inputs.csv ar-dump.safetensors ar.json <<'PYEOF' ||
+import csv, json, struct, sys, array
+rows = list(csv.DictReader(open(sys.argv[1])))
+b = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+def t(name):
+    lo, hi = h[name]["data_offsets"]
+    a = array.array("f"); a.frombytes(b[8 + n + lo:8 + n + hi])
+    return a, h[name]["shape"]
+feat, (nI, nS, L, F) = t("feat")
+target, _ = t("target")
+src, _ = t("input")
+N, d = L - 1, F - (L - 1)
+assert len(rows) == nI == 256, len(rows)
+def others(i, skip):
+    return [feat[(i * nS * L + k) * F + N + j] for k in range(N)
+            if k not in skip for j in range(d)]
+for i, r in enumerate(rows):
+    assert int(r["input"]) == i and int(r["source"]) == int(src[i]), r
+    assert int(r["position"]) == int(target[2 * i]), (i, r)
+    assert int(r["value"]) == int(target[2 * i + 1]), (i, r)
+    assert r["majority_1"] == r["success"], r
+    # docs/formats.md: source = (position * 2^d + value) * fillings + filling
+    k = int(r["source"])
+    assert int(r["filling"]) == k % 16, r                 # task.eval_fillings
+    assert int(r["position"]) * 32 + int(r["value"]) == k // 16, r
+pairs = same = 0
+for i in range(0, nI, 3):
+    for j in range(i + 1, nI, 5):
+        skip = {int(rows[i]["position"]), int(rows[j]["position"])}
+        eq = others(i, skip) == others(j, skip)
+        if rows[i]["filling"] == rows[j]["filling"]:
+            assert eq, ("same filling, other values differ", i, j)
+            same += 1
+        else:
+            assert not eq, ("different fillings, same values", i, j)
+        pairs += 1
+assert same > 0
+avg = sum(float(r["success"]) for r in rows) / len(rows)
+want = json.load(open(sys.argv[3]))["success"]["average"]
+assert abs(avg - want) < 1e-9, (avg, want)
+PYEOF
+	fail "--per-input rows do not match the dumped inputs"
+"$SRC/scripts/inputs-by" ar-inputs.csv position >by.txt || fail "inputs-by"
+for q in 0 1 2 3 4 5 all; do
+	a=$(awk -v q=$q '$1 == q { print $3 }' pos.txt)
+	b=$(awk -v q=$q '$1 == q { print $3 }' by.txt)
+	[ -n "$a" ] && [ "$a" = "$b" ] ||
+		fail "position $q: recall-positions $a %, inputs-by $b %"
+done
+expect_exit 2 "$SRC/scripts/inputs-by" ar-inputs.csv nope
+expect_exit 3 "$SRC/scripts/inputs-by" ar.json position
+expect_exit 3 run 0 eval ar --out ar-kept.json --per-input no-dir/x.csv
+[ -s ar-kept.json ] || fail "an unwritable --per-input lost eval.json"
+pass "eval --per-input: labels name the dumped inputs, inputs-by equals recall-positions"
 else
 	echo "SKIP: /usr/bin/python3 not available; recall-positions not run"
 fi

@@ -537,6 +537,54 @@ int evaluate_write_json(const struct eval_summary *s, FILE *f)
 	return rc;
 }
 
+/* One CSV number: 10 significant digits, or nothing for NaN. */
+static void csv_number(FILE *f, double x)
+{
+	if (!isnan(x))
+		fprintf(f, ",%.10g", x);
+	else
+		fputc(',', f);
+}
+
+int evaluate_write_inputs_csv(const struct evaluator *ev,
+			      const struct eval_record *rec, size_t n,
+			      FILE *f)
+{
+	const struct task_ops *ops = ev->task->ops;
+	size_t nl = 0;
+
+	if (ops->eval_labels)
+		while (nl < TASK_EVAL_LABELS && ops->eval_label_names[nl])
+			nl++;
+	fputs("input,source", f);
+	for (size_t i = 0; i < nl; i++)
+		fprintf(f, ",%s", ops->eval_label_names[i]);
+	fputs(",success,loss,sampled,pred_var", f);
+	for (unsigned m = 0; m < ev->ecfg.n_majority; m++)
+		fprintf(f, ",majority_%u", ev->ecfg.majority[m]);
+	fputc('\n', f);
+	for (size_t r = 0; r < n; r++) {
+		const struct eval_record *e = &rec[r];
+		uint64_t v[TASK_EVAL_LABELS];
+
+		fprintf(f, "%llu,%llu", (unsigned long long)e->input,
+			(unsigned long long)e->source);
+		if (nl) {
+			ops->eval_labels(ev->task, e->source, v);
+			for (size_t i = 0; i < nl; i++)
+				fprintf(f, ",%llu", (unsigned long long)v[i]);
+		}
+		csv_number(f, e->success);
+		csv_number(f, e->loss);
+		csv_number(f, e->sampled);
+		csv_number(f, e->pred_var);
+		for (unsigned m = 0; m < ev->ecfg.n_majority; m++)
+			csv_number(f, m < e->n_majority ? e->majority[m] : NAN);
+		fputc('\n', f);
+	}
+	return ferror(f) ? RANDES_EIO : 0;
+}
+
 static void table_row(FILE *f, const char *name, const struct eval_figure *g,
 		      double scale)
 {

@@ -165,6 +165,18 @@ double evaluate_majority(const uint64_t *code, const uint8_t *ok, size_t K,
  * k > K are left out.  Returns 0, RANDES_ENOMEM or RANDES_EIO. */
 int evaluate_write_json(const struct eval_summary *sum, FILE *f);
 
+/*
+ * Writes one CSV row per record of rec[0..n) (in the given order) under a
+ * header: input, source, the task's labels of the source index
+ * (task_ops.eval_labels), success, loss, sampled, pred_var and one
+ * majority_<k> column per vote size.  Numbers have 10 significant digits;
+ * NaN (no sampled success, k > K) is an empty field.  Columns in
+ * docs/formats.md.  Returns 0 or RANDES_EIO.
+ */
+int evaluate_write_inputs_csv(const struct evaluator *ev,
+			      const struct eval_record *rec, size_t n,
+			      FILE *f);
+
 /* Writes the summary as a plain-text table.  Returns 0 or RANDES_EIO. */
 int evaluate_write_table(const struct eval_summary *sum, FILE *f);
 

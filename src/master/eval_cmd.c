@@ -75,6 +75,29 @@ static void dump_add(struct params_layout *l, float *all, const char *name,
 	}
 }
 
+/* --per-input: one CSV row per evaluation input, written atomically. */
+static int write_per_input(const char *path, const struct evaluator *ev,
+			   const struct eval_record *rec, size_t n, char *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc;
+
+	if (!f)
+		return randes_errf(err, RANDES_ENOMEM,
+				   "out of memory rendering %s", path);
+	rc = evaluate_write_inputs_csv(ev, rec, n, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = RANDES_ENOMEM;
+	if (rc == 0)
+		rc = fsutil_write_atomic(path, buf, len, err);
+	else
+		randes_errf(err, rc, "cannot render %s", path);
+	free(buf);
+	return rc;
+}
+
 /*
  * --dump: the exact model inputs and logits of the first evaluation inputs
  * and seeds (evaluate_dump), as one safetensors file of F32 tensors
@@ -291,6 +314,13 @@ int eval_run(struct comm *c, const struct config *cfg_in, const char *run_dir,
 		}
 		if (rc == 0)
 			rc = write_eval_json(path, &sum, err);
+		if (rc == 0 && o && o->per_input) {
+			rc = write_per_input(o->per_input, ev, all, (size_t)n,
+					     err);
+			if (rc == 0)
+				printf("[%s] per-input figures: %s\n", tag,
+				       o->per_input);
+		}
 		if (rc == 0 && o && o->dump) {
 			rc = write_dump(ev, theta, &cfg, o->dump, err);
 			if (rc == 0)

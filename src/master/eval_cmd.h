@@ -21,6 +21,7 @@ struct eval_options {
 	uint32_t seeds;   /* K; 0: the config's eval.seeds                   */
 	const char *out;  /* eval.json path; NULL: RUN_DIR/eval.json          */
 	const char *dump; /* write model inputs/logits here (safetensors)     */
+	const char *per_input; /* write one CSV row per input here           */
 	const char *tag;  /* progress prefix; NULL: "eval"                    */
 	const char *const *sets; /* eval.* / task.eval_* overrides (randes eval) */
 	size_t n_sets;

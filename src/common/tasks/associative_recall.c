@@ -212,6 +212,17 @@ static void recall_make_eval(const struct task *t, uint64_t run_seed,
 	recall_write(t, in, slot, q, y, &s);
 }
 
+/* Evaluation input k is (query position, query value, filling); the value
+ * as the integer whose bit b is value bit b. */
+static void recall_eval_labels(const struct task *t, uint64_t k, uint64_t *v)
+{
+	uint64_t py = k / t->fillings;
+
+	v[0] = py >> t->bits;
+	v[1] = py & ((1u << t->bits) - 1u);
+	v[2] = k % t->fillings;
+}
+
 /* Everything recall_score gives but the loss. */
 static void recall_score_rest(const struct task *t,
 			      const struct task_inputs *in, size_t slot,
@@ -312,4 +323,6 @@ const struct task_ops task_ops_associative_recall = {
 	.run = recall_run,
 	.score = recall_score,
 	.direct_loss = NULL,
+	.eval_labels = recall_eval_labels,
+	.eval_label_names = {"position", "value", "filling"},
 };

@@ -101,6 +101,9 @@ struct task_ws;
  * A task's operations.  Internal to src/common/tasks; everything else goes
  * through the task_* functions below.
  */
+/* Most labels a task gives one evaluation input (task_ops.eval_labels). */
+#define TASK_EVAL_LABELS 3
+
 struct task_ops {
 	const char *name;
 	/* Validates cfg's task group and fills the sizes of t. */
@@ -127,6 +130,11 @@ struct task_ops {
 	/* Model-free tasks: the loss of theta itself. */
 	double (*direct_loss)(const struct task *t, const float *theta,
 			      size_t n);
+	/* What evaluation input k is, as TASK_EVAL_LABELS integers named by
+	 * eval_label_names (per-input output, `randes eval --per-input`);
+	 * NULL when the index is all there is to say. */
+	void (*eval_labels)(const struct task *t, uint64_t k, uint64_t *v);
+	const char *eval_label_names[TASK_EVAL_LABELS];
 };
 
 struct task {
