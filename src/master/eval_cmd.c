@@ -33,9 +33,13 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Writes the summary as JSON to path, atomically. */
-static int write_eval_json(const char *path, const struct eval_summary *sum,
-			   char *err)
+/*
+ * Renders a file in memory with render(ctx, f) and writes it to path
+ * atomically: a reader sees the old file or the whole new one.
+ */
+static int write_rendered(const char *path,
+			  int (*render)(const void *ctx, FILE *f),
+			  const void *ctx, char *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -45,7 +49,7 @@ static int write_eval_json(const char *path, const struct eval_summary *sum,
 	if (!f)
 		return randes_errf(err, RANDES_ENOMEM,
 				   "out of memory rendering %s", path);
-	rc = evaluate_write_json(sum, f);
+	rc = render(ctx, f);
 	if (fclose(f) != 0 && rc == 0)
 		rc = RANDES_ENOMEM;
 	if (rc == 0)
@@ -54,6 +58,25 @@ static int write_eval_json(const char *path, const struct eval_summary *sum,
 		randes_errf(err, rc, "cannot render %s", path);
 	free(buf);
 	return rc;
+}
+
+static int render_summary(const void *sum, FILE *f)
+{
+	return evaluate_write_json(sum, f);
+}
+
+/* The records of a --per-input file and the evaluator that names them. */
+struct per_input {
+	const struct evaluator *ev;
+	const struct eval_record *rec;
+	size_t n;
+};
+
+static int render_per_input(const void *ctx, FILE *f)
+{
+	const struct per_input *p = ctx;
+
+	return evaluate_write_inputs_csv(p->ev, p->rec, p->n, f);
 }
 
 /* Appends a tensor to the dump layout and converts src to float. */
@@ -73,29 +96,6 @@ static void dump_add(struct params_layout *l, float *all, const char *name,
 		case 'q': all[off + i] = (float)((const uint64_t *)src)[i]; break;
 		}
 	}
-}
-
-/* --per-input: one CSV row per evaluation input, written atomically. */
-static int write_per_input(const char *path, const struct evaluator *ev,
-			   const struct eval_record *rec, size_t n, char *err)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int rc;
-
-	if (!f)
-		return randes_errf(err, RANDES_ENOMEM,
-				   "out of memory rendering %s", path);
-	rc = evaluate_write_inputs_csv(ev, rec, n, f);
-	if (fclose(f) != 0 && rc == 0)
-		rc = RANDES_ENOMEM;
-	if (rc == 0)
-		rc = fsutil_write_atomic(path, buf, len, err);
-	else
-		randes_errf(err, rc, "cannot render %s", path);
-	free(buf);
-	return rc;
 }
 
 /*
@@ -313,10 +313,11 @@ int eval_run(struct comm *c, const struct config *cfg_in, const char *run_dir,
 						 err);
 		}
 		if (rc == 0)
-			rc = write_eval_json(path, &sum, err);
+			rc = write_rendered(path, render_summary, &sum, err);
 		if (rc == 0 && o && o->per_input) {
-			rc = write_per_input(o->per_input, ev, all, (size_t)n,
-					     err);
+			struct per_input p = {ev, all, (size_t)n};
+			rc = write_rendered(o->per_input, render_per_input, &p,
+					    err);
 			if (rc == 0)
 				printf("[%s] per-input figures: %s\n", tag,
 				       o->per_input);
