@@ -176,6 +176,39 @@ expect_exit 3 "$SRC/scripts/inputs-by" ar.json position
 expect_exit 3 run 0 eval ar --out ar-kept.json --per-input no-dir/x.csv
 [ -s ar-kept.json ] || fail "an unwritable --per-input lost eval.json"
 pass "eval --per-input: labels name the dumped inputs, inputs-by equals recall-positions"
+
+# The grid world's labels: evaluation input k is the treasure at cell k + 1
+# of the n x n grid; the dump's target holds the treasure's (x, y).
+cat >grid.yaml <<'YAML'
+run: {name: g, seed: 5, generations: 1, checkpoint_every: 0, eval_at_end: false}
+task: {kind: gridworld, size: 4}
+model: {width: 16, heads: 2, key_size: 4, value_size: 4, mlp: false, index_dim: 4}
+objective: {variant: q_R, q: 4, seeds: 2}
+es: {population: 4}
+eval: {seeds: 2, majority: [1]}
+YAML
+run 0 train grid.yaml --run-dir grid >/dev/null 2>&1 || fail "grid training"
+run 0 eval grid --out grid.json --dump grid-dump.safetensors \
+	--per-input grid-inputs.csv >/dev/null 2>&1 || fail "grid eval --per-input"
+/usr/bin/python3 - grid-inputs.csv grid-dump.safetensors <<'PYEOF' ||
+import csv, json, struct, sys, array
+rows = list(csv.DictReader(open(sys.argv[1])))
+b = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+lo, hi = h["target"]["data_offsets"]
+t = array.array("f"); t.frombytes(b[8 + n + lo:8 + n + hi])
+assert len(rows) == 15, len(rows)             # every cell but the start
+cells = set()
+for i, r in enumerate(rows):
+    x, y = int(r["treasure_x"]), int(r["treasure_y"])
+    assert (x, y) == (int(t[2 * i]), int(t[2 * i + 1])), (i, r)
+    cells.add((x, y))
+assert len(cells) == 15 and (0, 0) not in cells, cells
+assert rows[0]["sampled"] == "", rows[0]      # the grid has no sampled success
+PYEOF
+	fail "grid --per-input labels do not match the dumped treasures"
+pass "eval --per-input on the grid world: one row per treasure cell, labelled as the dump"
 else
 	echo "SKIP: /usr/bin/python3 not available; recall-positions not run"
 fi

@@ -317,6 +317,13 @@ static void grid_make_eval(const struct task *t, uint64_t run_seed,
 	grid_write(t, in, slot, k + 1);
 }
 
+/* Evaluation input k is the treasure at cell k + 1: its column and row. */
+static void grid_eval_labels(const struct task *t, uint64_t k, uint64_t *v)
+{
+	v[0] = (k + 1) % t->n;
+	v[1] = (k + 1) / t->n;
+}
+
 const struct task_ops task_ops_gridworld = {
 	.name = "gridworld",
 	.init = grid_init,
@@ -325,4 +332,6 @@ const struct task_ops task_ops_gridworld = {
 	.run = grid_run,
 	.score = NULL,
 	.direct_loss = NULL,
+	.eval_labels = grid_eval_labels,
+	.eval_label_names = {"treasure_x", "treasure_y"},
 };
