@@ -550,15 +550,12 @@ int evaluate_write_inputs_csv(const struct evaluator *ev,
 			      const struct eval_record *rec, size_t n,
 			      FILE *f)
 {
-	const struct task_ops *ops = ev->task->ops;
-	size_t nl = 0;
+	const char *const *names;
+	size_t nl = task_eval_label_names(ev->task, &names);
 
-	if (ops->eval_labels)
-		while (nl < TASK_EVAL_LABELS && ops->eval_label_names[nl])
-			nl++;
 	fputs("input,source", f);
 	for (size_t i = 0; i < nl; i++)
-		fprintf(f, ",%s", ops->eval_label_names[i]);
+		fprintf(f, ",%s", names[i]);
 	fputs(",success,loss,sampled,pred_var", f);
 	for (unsigned m = 0; m < ev->ecfg.n_majority; m++)
 		fprintf(f, ",majority_%u", ev->ecfg.majority[m]);
@@ -569,17 +566,15 @@ int evaluate_write_inputs_csv(const struct evaluator *ev,
 
 		fprintf(f, "%llu,%llu", (unsigned long long)e->input,
 			(unsigned long long)e->source);
-		if (nl) {
-			ops->eval_labels(ev->task, e->source, v);
-			for (size_t i = 0; i < nl; i++)
-				fprintf(f, ",%llu", (unsigned long long)v[i]);
-		}
+		task_eval_labels(ev->task, e->source, v);
+		for (size_t i = 0; i < nl; i++)
+			fprintf(f, ",%llu", (unsigned long long)v[i]);
 		csv_number(f, e->success);
 		csv_number(f, e->loss);
 		csv_number(f, e->sampled);
 		csv_number(f, e->pred_var);
 		for (unsigned m = 0; m < ev->ecfg.n_majority; m++)
-			csv_number(f, m < e->n_majority ? e->majority[m] : NAN);
+			csv_number(f, e->majority[m]);
 		fputc('\n', f);
 	}
 	return ferror(f) ? RANDES_EIO : 0;

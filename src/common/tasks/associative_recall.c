@@ -197,23 +197,9 @@ static void recall_make_train(const struct task *t, uint64_t run_seed,
 	recall_write(t, in, slot, q, y, &s);
 }
 
-static void recall_make_eval(const struct task *t, uint64_t run_seed,
-			     uint64_t k, struct task_inputs *in, size_t slot)
-{
-	struct rng_stream s;
-	uint64_t f = k % t->fillings;
-	uint64_t py = k / t->fillings; /* position * 2^d + value */
-	uint32_t y = (uint32_t)(py & ((1u << t->bits) - 1u));
-	uint32_t q = (uint32_t)(py >> t->bits);
-
-	/* Filling f is the same N x d bit matrix for every (q, y). */
-	rng_stream_init(&s, run_seed, RNG_PURPOSE_EVAL_INPUTS, 0,
-			(uint32_t)f);
-	recall_write(t, in, slot, q, y, &s);
-}
-
-/* Evaluation input k is (query position, query value, filling); the value
- * as the integer whose bit b is value bit b. */
+/* Evaluation input k = (position * 2^d + value) * fillings + filling, as
+ * v = (query position, query value, filling); the value as the integer
+ * whose bit b is value bit b. */
 static void recall_eval_labels(const struct task *t, uint64_t k, uint64_t *v)
 {
 	uint64_t py = k / t->fillings;
@@ -221,6 +207,19 @@ static void recall_eval_labels(const struct task *t, uint64_t k, uint64_t *v)
 	v[0] = py >> t->bits;
 	v[1] = py & ((1u << t->bits) - 1u);
 	v[2] = k % t->fillings;
+}
+
+static void recall_make_eval(const struct task *t, uint64_t run_seed,
+			     uint64_t k, struct task_inputs *in, size_t slot)
+{
+	struct rng_stream s;
+	uint64_t v[TASK_EVAL_LABELS];
+
+	recall_eval_labels(t, k, v);
+	/* Filling v[2] is the same N x d bit matrix for every (q, y). */
+	rng_stream_init(&s, run_seed, RNG_PURPOSE_EVAL_INPUTS, 0,
+			(uint32_t)v[2]);
+	recall_write(t, in, slot, (uint32_t)v[0], (uint32_t)v[1], &s);
 }
 
 /* Everything recall_score gives but the loss. */

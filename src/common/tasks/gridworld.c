@@ -287,12 +287,22 @@ static int grid_init(struct task *t, const struct config *cfg, char *err)
 	return 0;
 }
 
-/* Treasure cell c in 1..size^2-1 (cell = y * size + x; 0 is the start). */
+/* Cell c = y * size + x as xy = (x, y). */
+static void grid_cell_xy(const struct task *t, uint64_t cell, uint64_t *xy)
+{
+	xy[0] = cell % t->n;
+	xy[1] = cell / t->n;
+}
+
+/* Treasure cell c in 1..size^2-1 (0 is the start). */
 static void grid_write(const struct task *t, struct task_inputs *in,
 		       size_t slot, uint64_t cell)
 {
-	in->target[slot * 2 + 0] = (uint32_t)(cell % t->n);
-	in->target[slot * 2 + 1] = (uint32_t)(cell / t->n);
+	uint64_t xy[2];
+
+	grid_cell_xy(t, cell, xy);
+	in->target[slot * 2 + 0] = (uint32_t)xy[0];
+	in->target[slot * 2 + 1] = (uint32_t)xy[1];
 }
 
 static void grid_make_train(const struct task *t, uint64_t run_seed,
@@ -320,8 +330,7 @@ static void grid_make_eval(const struct task *t, uint64_t run_seed,
 /* Evaluation input k is the treasure at cell k + 1: its column and row. */
 static void grid_eval_labels(const struct task *t, uint64_t k, uint64_t *v)
 {
-	v[0] = (k + 1) % t->n;
-	v[1] = (k + 1) / t->n;
+	grid_cell_xy(t, k + 1, v);
 }
 
 const struct task_ops task_ops_gridworld = {

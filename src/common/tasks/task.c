@@ -68,6 +68,24 @@ const char *task_name(const struct task *t)
 	return t->ops->name;
 }
 
+size_t task_eval_label_names(const struct task *t, const char *const **names)
+{
+	size_t n = 0;
+
+	if (t->ops->eval_labels)
+		while (n < TASK_EVAL_LABELS && t->ops->eval_label_names[n])
+			n++;
+	if (names)
+		*names = t->ops->eval_label_names;
+	return n;
+}
+
+void task_eval_labels(const struct task *t, uint64_t k, uint64_t *v)
+{
+	if (t->ops->eval_labels)
+		t->ops->eval_labels(t, k, v);
+}
+
 int task_check_model(const struct task *t, const struct model *m, char *err)
 {
 	const struct model_spec *sp = &m->spec;

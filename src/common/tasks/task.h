@@ -97,12 +97,13 @@ struct task_out {
 /* Scratch for task_run: the model workspace, logits and roll-out state. */
 struct task_ws;
 
+/* Most labels a task gives one evaluation input (task_eval_labels). */
+#define TASK_EVAL_LABELS 3
+
 /*
  * A task's operations.  Internal to src/common/tasks; everything else goes
  * through the task_* functions below.
  */
-/* Most labels a task gives one evaluation input (task_ops.eval_labels). */
-#define TASK_EVAL_LABELS 3
 
 struct task_ops {
 	const char *name;
@@ -245,6 +246,16 @@ double task_direct_loss(const struct task *t, const float *theta, size_t n);
 
 /* "associative_recall", ... */
 const char *task_name(const struct task *t);
+
+/*
+ * How many labels the task gives an evaluation input (0..TASK_EVAL_LABELS;
+ * recall: position, value, filling; grid world: treasure_x, treasure_y),
+ * with their names in *names when names is not NULL.
+ */
+size_t task_eval_label_names(const struct task *t, const char *const **names);
+
+/* The labels of evaluation input k (k < n_eval_full) into v. */
+void task_eval_labels(const struct task *t, uint64_t k, uint64_t *v);
 
 /* ---- associative recall: pure helpers (associative_recall.c) ---------- */
 
