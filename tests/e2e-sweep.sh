@@ -122,6 +122,10 @@ expect_exit 0 run 2 sweep tail.yaml --run-root RG
 cat last.out last.err >tail.out
 grep -q "#0 $long gave its ranks back at generation [0-9]* for a regroup" tail.out ||
 	{ cat tail.out >&2; fail "the long run did not give its ranks back"; }
+# ... and is still counted as running (the regroup resumes it), not left
+grep "#0 $long gave its ranks back" tail.out |
+	grep -q ': 1 done, 1 running, 0 left (of 2)$' ||
+	{ cat tail.out >&2; fail "the given-back run is not counted as running"; }
 grep -q 'regrouped into 1 group of 2 ranks' tail.out ||
 	fail "no regroup into one group of both ranks"
 grep -q "#0 $long start on group 0 (2 ranks, resuming)" tail.out ||

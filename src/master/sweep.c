@@ -2548,17 +2548,21 @@ static void group_run_sweep(struct sweeper *sw, const struct action *a)
 	if (!is_leader(sw))
 		return;
 	fsutil_lock_release(&sw->claim);
+	if (rc == 0 && res.yielded) {
+		/* Counted as running still: the regroup resumes it at once. */
+		sw->yielded = 1;
+		progress(sw, a->index,
+			 "gave its ranks back at generation %" PRIu64
+			 " for a regroup (checkpoint written)",
+			 res.generation);
+		sw->current = -1;
+		return;
+	}
 	sw->current = -1;
 	snprintf(what, sizeof(what), "sweep %s: run %" PRIu64 " (%s)",
 		 sw->plan->name, a->index, r->name);
 	if (rc == 0) {
-		if (res.yielded) {
-			sw->yielded = 1;
-			progress(sw, a->index,
-				 "gave its ranks back at generation %" PRIu64
-				 " for a regroup (checkpoint written)",
-				 res.generation);
-		} else if (res.stopped) {
+		if (res.stopped) {
 			progress(sw, a->index,
 				 "stopped at generation %" PRIu64
 				 " (checkpoint written)",
