@@ -150,8 +150,13 @@ for i in range(0, nI, 3):
         pairs += 1
 assert same > 0
 avg = sum(float(r["success"]) for r in rows) / len(rows)
-want = json.load(open(sys.argv[3]))["success"]["average"]
+e = json.load(open(sys.argv[3]))
+want = e["success"]["average"]
 assert abs(avg - want) < 1e-9, (avg, want)
+# seed disagreement: the mean of s(1 - s) over the inputs (docs/formats.md)
+dis = [float(r["success"]) * (1 - float(r["success"])) for r in rows]
+want = e["seed_disagreement"]["average"]
+assert want > 0 and abs(sum(dis) / len(dis) - want) < 1e-9, (dis[:8], want)
 PYEOF
 	fail "--per-input rows do not match the dumped inputs"
 "$SRC/scripts/inputs-by" ar-inputs.csv position >by.txt || fail "inputs-by"

@@ -68,7 +68,8 @@ need = ["index", "run", "status", "objective.variant", "run.seed", "task",
         "train_forward_passes", "eval_forward_passes", "success.average",
         "success.p5", "success.worst", "majority.1.average", "majority.5.p5",
         "sampled.average", "predictive_variance.average",
-        "predictive_variance.p95", "loss.average", "loss.p95", "loss.worst",
+        "predictive_variance.p95", "seed_disagreement.average",
+        "seed_disagreement.p95", "loss.average", "loss.p95", "loss.worst",
         "histogram.00", "histogram.19"]
 missing = [c for c in need if c not in rows[0]]
 assert not missing, f"missing columns {missing}"
@@ -94,6 +95,8 @@ for i, r in enumerate(rows):
     for b, val in enumerate(e["histogram"]["fractions"]):
         assert float(r[f"histogram.{b:02d}"]) == val
     assert float(r["predictive_variance.p95"]) == e["predictive_variance"]["p95"]
+    for k in ("average", "p95"):
+        assert float(r[f"seed_disagreement.{k}"]) == e["seed_disagreement"][k]
     if v == "q_r0":
         assert r["majority.5.average"] == "", "K = 1: no vote of 5"
 PY

@@ -228,6 +228,10 @@ START_TEST(evaluate_summary_hand)
 	/* predictive variance: p95 of 20 values is sorted[18] = 0.18 */
 	ck_assert_double_eq_tol(sum.var_p95, 0.18, 1e-15);
 	ck_assert_double_eq_tol(sum.var_mean, 0.01 * 145 / 20.0, 1e-15);
+	/* seed disagreement s(1 - s): k(10 - k)/100 summed over k = 0..10
+	 * (1.65) and k = 0..8 (1.56); the largest two are 0.25 (k = 5) */
+	ck_assert_double_eq_tol(sum.dis_mean, 3.21 / 20.0, 1e-15);
+	ck_assert_double_eq_tol(sum.dis_p95, 0.25, 1e-15);
 	/* loss 0..19: mean 9.5, p95 sorted[18] = 18, worst 19 */
 	ck_assert_double_eq(sum.loss_mean, 9.5);
 	ck_assert_double_eq(sum.loss_p95, 18.0);
@@ -267,6 +271,8 @@ START_TEST(evaluate_json_table)
 	sum.has_sampled = 1;
 	sum.sampled.mean = NAN;
 	sum.hist[19] = 1.0;
+	sum.dis_mean = 0.125;
+	sum.dis_p95 = 0.1875;
 
 	snprintf(path, sizeof(path), "%s/eval.json", dir);
 	f = fopen(path, "w");
@@ -306,6 +312,10 @@ START_TEST(evaluate_json_table)
 	ck_assert_double_eq(v->items[19].number, 1.0);
 	ck_assert_double_eq(v->items[0].number, 0.0);
 	ck_assert_ptr_nonnull(json_object_get(root, "predictive_variance"));
+	v = json_object_get(root, "seed_disagreement");
+	ck_assert_ptr_nonnull(v);
+	ck_assert(json_object_get(v, "average")->number == 0.125);
+	ck_assert(json_object_get(v, "p95")->number == 0.1875);
 	ck_assert_ptr_nonnull(json_object_get(root, "loss"));
 	json_doc_free(doc);
 	free(txt);

@@ -403,6 +403,14 @@ int evaluate_summary_compute(struct eval_summary *sum,
 	stats_sort(x, n);
 	sum->var_p95 = stats_percentile_sorted(x, n, 95.0);
 
+	/* How much the seed changes the answers, whatever the probabilities'
+	 * scale: 0 when every seed agrees, 1/4 when half succeed. */
+	for (size_t i = 0; i < n; i++)
+		x[i] = rec[i].success * (1.0 - rec[i].success);
+	sum->dis_mean = stats_mean(x, n);
+	stats_sort(x, n);
+	sum->dis_p95 = stats_percentile_sorted(x, n, 95.0);
+
 	for (size_t i = 0; i < n; i++)
 		x[i] = rec[i].loss;
 	sum->loss_mean = stats_mean(x, n);
@@ -501,6 +509,13 @@ int evaluate_write_json(const struct eval_summary *s, FILE *f)
 	json_writer_double(&w, s->var_mean);
 	json_writer_key(&w, "p95");
 	json_writer_double(&w, s->var_p95);
+	json_writer_object_end(&w);
+	json_writer_key(&w, "seed_disagreement");
+	json_writer_object_begin(&w);
+	json_writer_key(&w, "average");
+	json_writer_double(&w, s->dis_mean);
+	json_writer_key(&w, "p95");
+	json_writer_double(&w, s->dis_p95);
 	json_writer_object_end(&w);
 	json_writer_key(&w, "histogram");
 	json_writer_object_begin(&w);
@@ -617,6 +632,8 @@ int evaluate_write_table(const struct eval_summary *s, FILE *f)
 		s->loss_p95, s->loss_worst);
 	fprintf(f, "  %-22s %10.5f %10.5f\n", "predictive variance",
 		s->var_mean, s->var_p95);
+	fprintf(f, "  %-22s %10.5f %10.5f\n", "seed disagreement",
+		s->dis_mean, s->dis_p95);
 	fputs("  success histogram (5 % bins, fraction of inputs):\n   ", f);
 	for (size_t b = 0; b < EVAL_HIST_BINS; b++)
 		fprintf(f, " %.3f", s->hist[b]);

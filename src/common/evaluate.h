@@ -75,6 +75,8 @@ struct eval_summary {
 	int has_sampled;
 	struct eval_figure sampled;
 	double var_mean, var_p95; /* predictive variance: mean, 95th pct   */
+	double dis_mean, dis_p95; /* seed disagreement s(1 - s) of each
+				     input's success share s: mean, 95th pct */
 	double hist[EVAL_HIST_BINS]; /* fraction of inputs per 5 % bin      */
 	double loss_mean, loss_p95, loss_worst;
 	int has_reward;           /* gridworld: reward = -moves             */

@@ -1550,6 +1550,7 @@ static const char *const eval_groups[][4] = {
 	{"success", "average", "p5", "worst"},
 	{"sampled", "average", "p5", "worst"},
 	{"predictive_variance", "average", "p95", NULL},
+	{"seed_disagreement", "average", "p95", NULL},
 	{"loss", "average", "p95", "worst"},
 	{"reward", "average", "p5", "worst"},
 };
