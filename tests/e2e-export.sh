@@ -371,6 +371,7 @@ assert float(last["success_p5"]) == e["success"]["p5"], last
 assert float(last["majority1_average"]) == e["majority"][0]["average"], last
 assert float(last["success_worst"]) == e["success"]["worst"], last
 assert float(last["predictive_variance_p95"]) == e["predictive_variance"]["p95"], last
+assert float(last["seed_disagreement_average"]) == e["seed_disagreement"]["average"], last
 PYEOF
 stamp=$(stat -c %Y rs/models/model-g2.safetensors.eval.json)
 sleep 1.1
@@ -381,7 +382,21 @@ echo '{"success": ' >rs/models/model-g4.safetensors.eval.json
 expect_exit 3 env RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" rs
 expect_exit 3 env RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" r
 expect_exit 2 env RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" rs --np 0
-pass "eval-snapshots: one row per snapshot, the last equal to the run's eval.json; evaluated once; bad input exits 2/3"
+# the columns from given evaluations (distinct numbers; the older one
+# without seed_disagreement gives -1 there)
+mkdir -p hs/models
+: >hs/models/model-g1.safetensors
+: >hs/models/model-g2.safetensors
+echo '{"success": {"average": 0.5, "p5": 0.25, "worst": 0}, "majority": [{"k": 5, "average": 0.625, "p5": 0.375}], "predictive_variance": {"average": 0.0625, "p95": 0.125}, "reward": null}' \
+	>hs/models/model-g1.safetensors.eval.json
+echo '{"success": {"average": 0.75, "p5": 0.5, "worst": 0.125}, "majority": [{"k": 5, "average": 0.875, "p5": 0.625}], "predictive_variance": {"average": 0.03125, "p95": 0.09375}, "seed_disagreement": {"average": 0.1875, "p95": 0.25}, "reward": null}' \
+	>hs/models/model-g2.safetensors.eval.json
+RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" hs >/dev/null 2>&1 || fail "eval-snapshots on given evaluations"
+[ "$(cat hs/models/snapshots.csv)" = "generation,success_average,success_p5,success_worst,majority5_average,majority5_p5,predictive_variance_average,predictive_variance_p95,seed_disagreement_average,seed_disagreement_p95
+1,0.5,0.25,0.0,0.625,0.375,0.0625,0.125,-1,-1
+2,0.75,0.5,0.125,0.875,0.625,0.03125,0.09375,0.1875,0.25" ] ||
+	{ cat hs/models/snapshots.csv >&2; fail "snapshots.csv columns do not hold the given figures"; }
+pass "eval-snapshots: one row per snapshot, the last equal to the run's eval.json; columns from given evaluations; evaluated once; bad input exits 2/3"
 
 # with es.theta_ema the snapshots are the average, as model.safetensors
 run 0 train c.yaml --run-dir re --set run.model_every=3 --set es.theta_ema=0.5 \
