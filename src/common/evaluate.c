@@ -332,6 +332,14 @@ static struct eval_figure figure_up(double *x, size_t n)
 	return f;
 }
 
+/* mean and lower 95th percentile of x[0..n) (sorted in place). */
+static void mean_p95(double *x, size_t n, double *mean, double *p95)
+{
+	*mean = stats_mean(x, n);
+	stats_sort(x, n);
+	*p95 = stats_percentile_sorted(x, n, 95.0);
+}
+
 void evaluate_summary_init(const struct evaluator *ev,
 			   struct eval_summary *sum)
 {
@@ -399,23 +407,17 @@ int evaluate_summary_compute(struct eval_summary *sum,
 
 	for (size_t i = 0; i < n; i++)
 		x[i] = rec[i].pred_var;
-	sum->var_mean = stats_mean(x, n);
-	stats_sort(x, n);
-	sum->var_p95 = stats_percentile_sorted(x, n, 95.0);
+	mean_p95(x, n, &sum->var_mean, &sum->var_p95);
 
 	/* How much the seed changes the answers, whatever the probabilities'
 	 * scale: 0 when every seed agrees, 1/4 when half succeed. */
 	for (size_t i = 0; i < n; i++)
 		x[i] = rec[i].success * (1.0 - rec[i].success);
-	sum->dis_mean = stats_mean(x, n);
-	stats_sort(x, n);
-	sum->dis_p95 = stats_percentile_sorted(x, n, 95.0);
+	mean_p95(x, n, &sum->dis_mean, &sum->dis_p95);
 
 	for (size_t i = 0; i < n; i++)
 		x[i] = rec[i].loss;
-	sum->loss_mean = stats_mean(x, n);
-	stats_sort(x, n);
-	sum->loss_p95 = stats_percentile_sorted(x, n, 95.0);
+	mean_p95(x, n, &sum->loss_mean, &sum->loss_p95);
 	sum->loss_worst = x[n - 1];
 
 	sum->reward = no_figure;
@@ -447,6 +449,19 @@ static void json_figure(struct json_writer *w, const char *name,
 	json_writer_double(w, g->p5);
 	json_writer_key(w, "worst");
 	json_writer_double(w, g->worst);
+	json_writer_object_end(w);
+}
+
+/* "name": {"average": mean, "p95": p95} */
+static void json_mean_p95(struct json_writer *w, const char *name,
+			  double mean, double p95)
+{
+	json_writer_key(w, name);
+	json_writer_object_begin(w);
+	json_writer_key(w, "average");
+	json_writer_double(w, mean);
+	json_writer_key(w, "p95");
+	json_writer_double(w, p95);
 	json_writer_object_end(w);
 }
 
@@ -503,20 +518,8 @@ int evaluate_write_json(const struct eval_summary *s, FILE *f)
 		json_writer_key(&w, "sampled");
 		json_writer_null(&w);
 	}
-	json_writer_key(&w, "predictive_variance");
-	json_writer_object_begin(&w);
-	json_writer_key(&w, "average");
-	json_writer_double(&w, s->var_mean);
-	json_writer_key(&w, "p95");
-	json_writer_double(&w, s->var_p95);
-	json_writer_object_end(&w);
-	json_writer_key(&w, "seed_disagreement");
-	json_writer_object_begin(&w);
-	json_writer_key(&w, "average");
-	json_writer_double(&w, s->dis_mean);
-	json_writer_key(&w, "p95");
-	json_writer_double(&w, s->dis_p95);
-	json_writer_object_end(&w);
+	json_mean_p95(&w, "predictive_variance", s->var_mean, s->var_p95);
+	json_mean_p95(&w, "seed_disagreement", s->dis_mean, s->dis_p95);
 	json_writer_key(&w, "histogram");
 	json_writer_object_begin(&w);
 	json_writer_key(&w, "bin_width");
