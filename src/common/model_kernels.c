@@ -68,47 +68,65 @@ static void gelu_scalar(float *x, size_t n)
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-typedef float vf16 __attribute__((vector_size(64)));
-typedef int32_t vi16 __attribute__((vector_size(64)));
-
-/* Lane-wise select: m ? a : b, with m all-ones or all-zeros per lane. */
-#define VSEL(m, a, b) ((vf16)(((vi16)(a) & (m)) | ((vi16)(b) & ~(m))))
-
-/* kernel_gelu1 on 16 lanes: the same operations, lane by lane. */
-__attribute__((target("avx512f"))) static void gelu_avx512(float *x,
-							  size_t n)
-{
-	const vf16 hi = (vf16){0} + EXP_HI, lo = (vf16){0} + EXP_LO;
-	size_t i = 0;
-
-	for (; i + 16 <= n; i += 16) {
-		vf16 v, u, e, nn, r, p, scale;
-		vi16 bits;
-
-		memcpy(&v, x + i, sizeof(v));
-		u = GELU_C * (v + GELU_A * (v * v * v));
-		e = -2.0f * u;
-		e = VSEL(e > hi, hi, e);
-		e = VSEL(e < lo, lo, e);
-		nn = (e * VMATH_EXPF_LOG2E + VMATH_EXPF_SHIFT) -
-		     VMATH_EXPF_SHIFT;
-		r = (e - nn * VMATH_EXPF_LN2_HI) - nn * VMATH_EXPF_LN2_LO;
-		VMATH_EXPF_POLY(p, r, (vf16){0});
-		bits = (__builtin_convertvector(nn, vi16) + 127) << 23;
-		memcpy(&scale, &bits, sizeof(scale));
-		v = v / (1.0f + p * scale);
-		memcpy(x + i, &v, sizeof(v));
+/*
+ * kernel_gelu1 on the registers' width of lanes (VW floats): the same
+ * operations, lane by lane; GELU_VEC(sfx, target, VW) defines gelu_<sfx>.
+ * VSEL(vi, m, a, b) is the lane-wise m ? a : b for a mask m (of the integer
+ * vector type vi) all-ones or all-zeros per lane.
+ */
+#define GELU_VEC(SFX, TARGET, VW)                                          \
+	typedef float vf_##SFX __attribute__((vector_size(VW * 4)));      \
+	typedef int32_t vi_##SFX __attribute__((vector_size(VW * 4)));    \
+	__attribute__((target(TARGET))) static void gelu_##SFX(float *x,  \
+								size_t n)  \
+	{                                                                  \
+		const vf_##SFX hi = (vf_##SFX){0} + EXP_HI;                \
+		const vf_##SFX lo = (vf_##SFX){0} + EXP_LO;                \
+		size_t i = 0;                                              \
+                                                                           \
+		for (; i + VW <= n; i += VW) {                             \
+			vf_##SFX v, u, e, nn, r, p, scale;                 \
+			vi_##SFX bits;                                     \
+                                                                           \
+			memcpy(&v, x + i, sizeof(v));                      \
+			u = GELU_C * (v + GELU_A * (v * v * v));           \
+			e = -2.0f * u;                                     \
+			e = VSEL(vi_##SFX, e > hi, hi, e);                 \
+			e = VSEL(vi_##SFX, e < lo, lo, e);                 \
+			nn = (e * VMATH_EXPF_LOG2E + VMATH_EXPF_SHIFT) -   \
+			     VMATH_EXPF_SHIFT;                             \
+			r = (e - nn * VMATH_EXPF_LN2_HI) -                 \
+			    nn * VMATH_EXPF_LN2_LO;                        \
+			VMATH_EXPF_POLY(p, r, (vf_##SFX){0});              \
+			bits = (__builtin_convertvector(nn, vi_##SFX) + 127) \
+			       << 23;                                      \
+			memcpy(&scale, &bits, sizeof(scale));              \
+			v = v / (1.0f + p * scale);                        \
+			memcpy(x + i, &v, sizeof(v));                      \
+		}                                                          \
+		gelu_scalar(x + i, n - i);                                 \
 	}
-	gelu_scalar(x + i, n - i);
-}
+#define VSEL(vi, m, a, b)                                                  \
+	((__typeof__(a))(((vi)(a) & (m)) | ((vi)(b) & ~(m))))
+
+GELU_VEC(avx512, "avx512f", 16)
+GELU_VEC(avx2, "avx2", 8)
+#undef GELU_VEC
+#undef VSEL
 #endif
 
 static void kernel_gelu(float *x, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	if (blas_isa_get() == BLAS_ISA_AVX512) {
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
 		gelu_avx512(x, n);
 		return;
+	case BLAS_ISA_AVX2:
+		gelu_avx2(x, n);
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
 	}
 #endif
 	gelu_scalar(x, n);

@@ -28,33 +28,37 @@
 #include "blas.h"
 #include "err.h"
 
-typedef float v16 __attribute__((vector_size(16 * sizeof(float))));
-
 /* --- the kernels, three builds -------------------------------------------- */
 
 #define LIN_SFX generic
 #define LIN_TARGET
+#define LIN_VL 4
 #define LIN_CB 4
 #include "model_lin_body.h"
 #undef LIN_SFX
 #undef LIN_TARGET
+#undef LIN_VL
 #undef LIN_CB
 
 #if defined(__x86_64__) || defined(__i386__)
 #define LIN_SFX avx2
 #define LIN_TARGET __attribute__((target("avx2")))
+#define LIN_VL 8
 #define LIN_CB 4
 #include "model_lin_body.h"
 #undef LIN_SFX
 #undef LIN_TARGET
+#undef LIN_VL
 #undef LIN_CB
 
 #define LIN_SFX avx512
 #define LIN_TARGET __attribute__((target("avx512f")))
+#define LIN_VL 16
 #define LIN_CB 8
 #include "model_lin_body.h"
 #undef LIN_SFX
 #undef LIN_TARGET
+#undef LIN_VL
 #undef LIN_CB
 #endif
 

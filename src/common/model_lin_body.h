@@ -4,18 +4,25 @@
  * AVX2, AVX-512F) with
  *     LIN_SFX     the name suffix (generic, avx2, avx512)
  *     LIN_TARGET  the target attribute (empty for the baseline)
+ *     LIN_VL      lanes per vector: the machine's register width in floats
+ *                 (4 on the baseline, 8 with AVX2, 16 with AVX-512F)
  *     LIN_CB      columns kept in registers at once (8 with 32 vector
  *                 registers, 4 otherwise)
- * and the type v16 (16 floats) defined.  Not a header to include anywhere
- * else.
+ * Not a header to include anywhere else.
  *
- * Every value is a vector of 16 lanes, one sequence (seed) per lane, and
- * every lane performs exactly the scalar operations the comments state, in
- * the stated order, each product and sum rounded separately (the build has
- * -ffp-contract=off; nothing here asks for fma).  So the three builds give
- * the same bits; only the number of instructions per operation differs.
+ * Data come in lane blocks of 16 lanes, one sequence (seed) per lane,
+ * stored 16 floats per value.  Every value here is a vector VL of LIN_VL
+ * of those lanes; each entry point runs its pass over a block 16 / LIN_VL
+ * times, on lanes o .. o+LIN_VL-1 (every per-lane pointer moved by o).  A
+ * vector as wide as the registers stays in them: GCC keeps a 16-float
+ * vector in memory on AVX2, which made that build about ten times slower
+ * than AVX-512 (docs/performance.md).  Every lane performs exactly the
+ * scalar operations the comments state, in the stated order, each product
+ * and sum rounded separately (the build has -ffp-contract=off; nothing here
+ * asks for fma), and no lane reads another.  So the three builds give the
+ * same bits; only the number of instructions per operation differs.
  * Loads and stores go through memcpy (GCC turns them into vector moves);
- * no function takes or returns a v16, so the calling convention never
+ * no function takes or returns a VL, so the calling convention never
  * depends on the build.
  */
 
@@ -23,29 +30,36 @@
 #define LIN_CAT(a, b) LIN_CAT2(a, b)
 #define LIN_FN(name) LIN_CAT(name, LIN_SFX)
 
-#define VLD(v, p) memcpy(&(v), (p), sizeof(v16))
-#define VST(p, v) memcpy((p), &(v), sizeof(v16))
+typedef float LIN_FN(vl) __attribute__((vector_size(LIN_VL * sizeof(float))));
+#define VL LIN_FN(vl)
+
+/* one pass per LIN_VL lanes of a block of 16 */
+#define LIN_PASSES(o) for (size_t o = 0; o < 16; o += LIN_VL)
+
+#define VLD(v, p) memcpy(&(v), (p), sizeof(VL))
+#define VST(p, v) memcpy((p), &(v), sizeof(VL))
 
 /*
  * out(N, 16) = in(K, 16) . w(K, N) [+ bias(N)] per lane (model_lin.h):
  * LIN_CB columns at a time with their accumulators in registers, the k
  * loop inside, one vector of `in` times a broadcast weight per step.
  */
-LIN_TARGET static void LIN_FN(soa_gemm)(size_t K, size_t N, const float *in,
-					 const float *w, size_t ldw,
-					 const float *bias, float *out)
+LIN_TARGET static void LIN_FN(soa_gemm_pass)(size_t K, size_t N,
+					      const float *in, const float *w,
+					      size_t ldw, const float *bias,
+					      float *out)
 {
 	size_t n = 0;
 
 	for (; n + LIN_CB <= N; n += LIN_CB) {
-		v16 acc[LIN_CB];
+		VL acc[LIN_CB];
 
 #pragma GCC unroll 8
 		for (size_t i = 0; i < LIN_CB; i++)
-			acc[i] = (v16){0};
+			acc[i] = (VL){0};
 		for (size_t k = 0; k < K; k++) {
 			const float *wr = w + k * ldw + n; /* (LIN_CB) */
-			v16 x;
+			VL x;
 
 			VLD(x, in + k * 16);
 #pragma GCC unroll 8
@@ -54,12 +68,12 @@ LIN_TARGET static void LIN_FN(soa_gemm)(size_t K, size_t N, const float *in,
 		}
 #pragma GCC unroll 8
 		for (size_t i = 0; i < LIN_CB; i++) {
-			v16 t = bias ? acc[i] + bias[n + i] : acc[i];
+			VL t = bias ? acc[i] + bias[n + i] : acc[i];
 			VST(out + (n + i) * 16, t);
 		}
 	}
 	for (; n < N; n++) {
-		v16 acc = {0}, x;
+		VL acc = {0}, x;
 
 		for (size_t k = 0; k < K; k++) {
 			VLD(x, in + k * 16);
@@ -69,6 +83,14 @@ LIN_TARGET static void LIN_FN(soa_gemm)(size_t K, size_t N, const float *in,
 			acc = acc + bias[n];
 		VST(out + n * 16, acc);
 	}
+}
+
+LIN_TARGET static void LIN_FN(soa_gemm)(size_t K, size_t N, const float *in,
+					 const float *w, size_t ldw,
+					 const float *bias, float *out)
+{
+	LIN_PASSES(o)
+	LIN_FN(soa_gemm_pass)(K, N, in + o, w, ldw, bias, out + o);
 }
 
 /*
@@ -81,31 +103,33 @@ LIN_TARGET static void LIN_FN(embed_sum)(size_t W, const float *tp,
 					  const float *sp, const float *be,
 					  float *h)
 {
+	LIN_PASSES(o)
 	for (size_t w = 0; w < W; w++) {
-		v16 t, sv;
+		VL t, sv;
 
 		if (tp && sp) {
-			VLD(sv, sp + w * 16);
+			VLD(sv, sp + w * 16 + o);
 			t = tp[w] + sv;
 		} else if (sp) {
-			VLD(t, sp + w * 16);
+			VLD(t, sp + w * 16 + o);
 		} else {
-			t = (v16){0} + tp[w];
+			t = (VL){0} + tp[w];
 		}
 		t = t + be[w];
-		VST(h + w * 16, t);
+		VST(h + w * 16 + o, t);
 	}
 }
 
 /* h[w] = h[w] + pe[w] per lane, w < W. */
 LIN_TARGET static void LIN_FN(add_row)(size_t W, const float *pe, float *h)
 {
+	LIN_PASSES(o)
 	for (size_t w = 0; w < W; w++) {
-		v16 t;
+		VL t;
 
-		VLD(t, h + w * 16);
+		VLD(t, h + w * 16 + o);
 		t = t + pe[w];
-		VST(h + w * 16, t);
+		VST(h + w * 16 + o, t);
 	}
 }
 
@@ -147,11 +171,11 @@ static inline __attribute__((always_inline)) void
 LIN_FN(contrib_block)(const size_t NB, const float *y, size_t nr,
 		      const float *m, size_t ldm, const float *src, float *x)
 {
-	v16 t[LIN_CB], yr, xv;
+	VL t[LIN_CB], yr, xv;
 
 #pragma GCC unroll 8
 	for (size_t i = 0; i < NB; i++)
-		t[i] = (v16){0};
+		t[i] = (VL){0};
 	for (size_t r = 0; r < nr; r++) {
 		const float *mr = m + r * ldm;
 
@@ -197,13 +221,13 @@ LIN_TARGET static void LIN_FN(contrib)(const float *y, size_t nr,
 static inline __attribute__((always_inline)) void
 LIN_FN(rec_block)(const size_t NB, size_t H, size_t K, size_t vw, size_t c0,
 		  const float *qk, const float *kk, const float *vk,
-		  float *st, int pushed, size_t Vs, float *y, v16 *acc)
+		  float *st, int pushed, size_t Vs, float *y, VL *acc)
 {
-	v16 a[LIN_CB], v[LIN_CB], sv, kv, qv;
+	VL a[LIN_CB], v[LIN_CB], sv, kv, qv;
 
 #pragma GCC unroll 8
 	for (size_t i = 0; i < NB; i++)
-		a[i] = (v16){0};
+		a[i] = (VL){0};
 	for (size_t h = 0; h < H; h++) {
 #pragma GCC unroll 8
 		for (size_t i = 0; i < NB; i++)
@@ -211,7 +235,7 @@ LIN_FN(rec_block)(const size_t NB, size_t H, size_t K, size_t vw, size_t c0,
 		if (!pushed) {
 #pragma GCC unroll 8
 			for (size_t i = 0; i < NB; i++)
-				a[i] = (v16){0};
+				a[i] = (VL){0};
 		}
 		for (size_t e = 0; e < K; e++) {
 			float *s = st + ((h * K + e) * vw + c0) * 16;
@@ -247,11 +271,11 @@ static inline __attribute__((always_inline)) void
 LIN_FN(score_block)(const size_t NB, size_t K, const float *const *qp,
 		    const float *const *kp, float *out)
 {
-	v16 s[LIN_CB], qv, kv;
+	VL s[LIN_CB], qv, kv;
 
 #pragma GCC unroll 8
 	for (size_t i = 0; i < NB; i++)
-		s[i] = (v16){0};
+		s[i] = (VL){0};
 	for (size_t d = 0; d < K; d++) {
 #pragma GCC unroll 8
 		for (size_t i = 0; i < NB; i++) {
@@ -275,11 +299,11 @@ LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t hstride,
 		   size_t vw, size_t c0, const float *sc, const float *xsrc,
 		   float *x)
 {
-	v16 a[LIN_CB], s, vv, xv;
+	VL a[LIN_CB], s, vv, xv;
 
 #pragma GCC unroll 8
 	for (size_t i = 0; i < NB; i++)
-		a[i] = (v16){0};
+		a[i] = (VL){0};
 	for (size_t h = 0; h < H; h++)
 		for (size_t k = 0; k < nk; k++) {
 			const float *vq = src[keys[k]] + (vc + h * vw + c0) * 16;
@@ -306,9 +330,10 @@ LIN_FN(push_block)(const size_t NB, size_t H, size_t nk, size_t hstride,
  * score_block and push_block calls as seq's direct form, so bit for bit
  * what seq writes for that query.
  */
-LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
-					  const float *const *src, size_t nk,
-					  float *out, float *scratch)
+LIN_TARGET static void LIN_FN(first_row_pass)(const struct lin_spec *ls,
+					       const float *const *src,
+					       size_t nk, float *out,
+					       float *scratch)
 {
 	const struct lin_layer *ly = &ls->layer[0];
 	const size_t H = ls->H, K = ls->K, HK = H * K, vw = ly->vw;
@@ -342,6 +367,20 @@ LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
 	}
 }
 
+LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
+					  const float *const *src, size_t nk,
+					  float *out, float *scratch)
+{
+	const float *so[LIN_MAX_L + 1];
+
+	LIN_PASSES(o)
+	{
+		for (size_t k = 0; k <= nk; k++)
+			so[k] = src[k] + o;
+		LIN_FN(first_row_pass)(ls, so, nk, out + o, scratch + o);
+	}
+}
+
 /*
  * The Gram tables of a lane block (lin_gram_tables in model_lin.h): the
  * last layer's query and key columns (Tq, Tk) of the C table rows, and the
@@ -351,8 +390,9 @@ LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
  *     g[2][a][b] = Vq[a] . Tk[b]     g[3][a][b] = Vq[a] . Vk[b]
  * each s = 0; for d = 0..K-1: s = s + x[d] y[d] (score_block's order).
  */
-LIN_TARGET static void LIN_FN(gram)(const struct lin_spec *ls,
-				     const float *table, size_t C, float *g)
+LIN_TARGET static void LIN_FN(gram_pass)(const struct lin_spec *ls,
+					  const float *table, size_t C,
+					  float *g)
 {
 	const struct lin_layer *l0 = &ls->layer[0], *l1 = &ls->layer[1];
 	const size_t TW = ls->tw, K = ls->K, vc0 = l0->off + K;
@@ -378,6 +418,13 @@ LIN_TARGET static void LIN_FN(gram)(const struct lin_spec *ls,
 			}
 }
 
+LIN_TARGET static void LIN_FN(gram)(const struct lin_spec *ls,
+				     const float *table, size_t C, float *g)
+{
+	LIN_PASSES(o)
+	LIN_FN(gram_pass)(ls, table + o, C, g + o);
+}
+
 /*
  * A first-layer tuple's row for the Gram form (lin_first_row_g): the
  * first layer's scores s0[k] of the query (src[0]) with its keys
@@ -386,10 +433,10 @@ LIN_TARGET static void LIN_FN(gram)(const struct lin_spec *ls,
  * ..]: the same score_block and push_block calls as first_row, so the same
  * bits as its columns.
  */
-LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
-					    const float *const *src,
-					    size_t nk, float *out,
-					    float *scratch)
+LIN_TARGET static void LIN_FN(first_row_g_pass)(const struct lin_spec *ls,
+						 const float *const *src,
+						 size_t nk, float *out,
+						 float *scratch)
 {
 	const struct lin_layer *ly = &ls->layer[0], *l1 = &ls->layer[1];
 	const size_t K = ls->K, O = ls->O, vw = ly->vw;
@@ -413,7 +460,12 @@ LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
 		NB_SWITCH(nb, SCORE_CASE)
 #undef SCORE_CASE
 	}
-	memcpy(out, sc, nk * 16 * sizeof(float));
+	for (size_t k = 0; k < nk; k++) {
+		VL sv;
+
+		VLD(sv, sc + k * 16);
+		VST(out + k * 16, sv);
+	}
 	for (size_t c = 0; c < O; c += LIN_CB) {
 		size_t nb = O - c < LIN_CB ? O - c : LIN_CB;
 #define PUSH_CASE(n)                                                       \
@@ -425,6 +477,21 @@ LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
 			   out + (LIN_GRAM_MAXK + O + c) * 16)
 		NB_SWITCH(nb, PUSH_CASE)
 #undef PUSH_CASE
+	}
+}
+
+LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
+					    const float *const *src,
+					    size_t nk, float *out,
+					    float *scratch)
+{
+	const float *so[LIN_GRAM_MAXK + 1];
+
+	LIN_PASSES(o)
+	{
+		for (size_t k = 0; k <= nk; k++)
+			so[k] = src[k] + o;
+		LIN_FN(first_row_g_pass)(ls, so, nk, out + o, scratch + o);
 	}
 }
 
@@ -444,32 +511,32 @@ LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
  * over the keys in order, X[p][head + c] = head[p][c] + a[c], written to
  * xs where lin_seq writes the logits.
  */
-LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
-				      const float *g, size_t C,
-				      const uint32_t *cls,
-				      const float *const *rows,
-				      const uint16_t *keys, const uint8_t *nkeys,
-				      float *xs)
+LIN_TARGET static void LIN_FN(seq_g_pass)(const struct lin_spec *ls,
+					   const float *g, size_t C,
+					   const uint32_t *cls,
+					   const float *const *rows,
+					   const uint16_t *keys,
+					   const uint8_t *nkeys, float *xs)
 {
 	const size_t L = ls->L, O = ls->O, TW = ls->tw, CC = C * C;
 	const size_t MK = LIN_GRAM_MAXK;
 	const float *g0 = g, *g1 = g + CC * 16, *g2 = g1 + CC * 16;
 	const float *g3 = g2 + CC * 16;
-	const v16 zero = {0};
+	const VL zero = {0};
 
 #define GV(t, a, b) (t + ((a) * C + (b)) * 16)
 	for (size_t p = 0; p < L; p++) {
 		const size_t nk = nkeys[p], cp = cls[p];
 		const uint16_t *kp = keys + p * MK;
 		const float *rp = rows[p];
-		v16 sp[LIN_GRAM_MAXK], a[8], s, u, t, sq, v;
+		VL sp[LIN_GRAM_MAXK], a[8], s, u, t, sq, v;
 		size_t cx[LIN_GRAM_MAXK];
 
 		if (nk == 2 && O == 3 && nkeys[kp[0]] == 2 &&
 		    nkeys[kp[1]] == 2) {
 			/* a cycle: the loops below unrolled, both keys'
 			 * chains side by side (the same operations) */
-			v16 sk[2], va[2][3], h;
+			VL sk[2], va[2][3], h;
 
 			VLD(sp[0], rp);
 			VLD(sp[1], rp + 16);
@@ -482,7 +549,7 @@ LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
 				const uint16_t *kq = keys + q * MK;
 				const size_t cy0 = cls[kq[0]], cy1 = cls[kq[1]];
 				const float *rq = rows[q];
-				v16 u0, u1, t0, t1, sq0, sq1;
+				VL u0, u1, t0, t1, sq0, sq1;
 
 				VLD(s, GV(g0, cp, cq));
 				VLD(u0, GV(g1, cp, cy0));
@@ -510,7 +577,7 @@ LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
 			}
 #pragma GCC unroll 3
 			for (size_t c = 0; c < 3; c++) {
-				v16 ac = zero + sk[0] * va[0][c];
+				VL ac = zero + sk[0] * va[0][c];
 
 				ac = ac + sk[1] * va[1][c];
 				VLD(h, rp + (MK + 3 + c) * 16);
@@ -560,6 +627,33 @@ LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
 #undef GV
 }
 
+LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
+				      const float *g, size_t C,
+				      const uint32_t *cls,
+				      const float *const *rows,
+				      const uint16_t *keys, const uint8_t *nkeys,
+				      float *xs)
+{
+	const float *ro[LIN_MAX_L];
+
+	LIN_PASSES(o)
+	{
+		for (size_t p = 0; p < ls->L; p++)
+			ro[p] = rows[p] + o;
+		LIN_FN(seq_g_pass)(ls, g + o, C, cls, ro, keys, nkeys, xs + o);
+	}
+}
+
+/* The pass's lanes of n values at p, n * 16 floats, set to 0. */
+static inline __attribute__((always_inline)) void LIN_FN(zero)(float *p,
+								size_t n)
+{
+	const VL z = {0};
+
+	for (size_t i = 0; i < n; i++)
+		VST(p + i * 16, z);
+}
+
 /*
  * The layers of one lane block of one sequence (lin_seq in model_lin.h).
  * Position p's columns are read from src[p]: the table row for the first
@@ -581,11 +675,11 @@ LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
  * Only the first rw_short downstream columns are formed at positions
  * p < L-1 with MODEL_OUTPUT_LAST (nothing reads the others).
  */
-LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
-				    const float *const *mrest,
-				    const uint8_t *mask,
-				    const float *const *rows, float *xs,
-				    float *scratch)
+LIN_TARGET static void LIN_FN(seq_pass)(const struct lin_spec *ls, size_t l0,
+					 const float *const *mrest,
+					 const uint8_t *mask,
+					 const float *const *rows, float *xs,
+					 float *scratch)
 {
 	const size_t L = ls->L, H = ls->H, K = ls->K, Vs = ls->Vs;
 	const size_t TW = ls->tw, HK = H * K;
@@ -613,7 +707,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 		for (size_t p = 0; p < L; p++)
 			src[p] = l == l0 ? rows[p] : XP(p, 0);
 		if (ly->recurrent && ls->mask == MODEL_MASK_CAUSAL) {
-			memset(st, 0, H * K * vw * 16 * sizeof(float));
+			LIN_FN(zero)(st, H * K * vw);
 			for (size_t p = 0; p < L; p++) {
 				size_t ncols = ls->last && p + 1 < L
 						       ? ly->rw_short : ly->rw;
@@ -622,7 +716,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 				for (size_t c = 0; c < cw; c += LIN_CB) {
 					size_t nb = cw - c < LIN_CB ? cw - c
 								    : LIN_CB;
-					v16 acc[LIN_CB], xv;
+					VL acc[LIN_CB], xv;
 #define REC_CASE(n)                                                        \
 	LIN_FN(rec_block)(n, H, K, vw, c, SP(p, qc), SP(p, kc), SP(p, vc), st, \
 			  ly->pushed, Vs, y, acc)
@@ -648,13 +742,13 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 			 * queries */
 			size_t nst = H * K * vw;
 
-			memset(st, 0, nst * 16 * sizeof(float));
+			LIN_FN(zero)(st, nst);
 			for (size_t q = 0; q < L; q++)
 				for (size_t h = 0; h < H; h++)
 					for (size_t e = 0; e < K; e++) {
 						const float *vq = SP(q, vc + h * vw);
 						float *s = st + ((h * K + e) * vw) * 16;
-						v16 kv, vv, sv;
+						VL kv, vv, sv;
 
 						VLD(kv, SP(q, kc + h * K + e));
 						for (size_t c = 0; c < vw; c++) {
@@ -670,7 +764,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 
 				if (ly->pushed) {
 					for (size_t c = 0; c < ncols; c++) {
-						v16 a = {0}, qv, sv, xv;
+						VL a = {0}, qv, sv, xv;
 
 						for (size_t h = 0; h < H; h++)
 							for (size_t e = 0; e < K; e++) {
@@ -686,7 +780,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 				}
 				for (size_t h = 0; h < H; h++)
 					for (size_t c = 0; c < Vs; c++) {
-						v16 a = {0}, qv, sv;
+						VL a = {0}, qv, sv;
 
 						for (size_t e = 0; e < K; e++) {
 							VLD(qv, SP(p, qc + h * K + e));
@@ -784,7 +878,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 				}
 				for (size_t h = 0; h < H; h++)
 					for (size_t c = 0; c < Vs; c++) {
-						v16 a = {0}, sv, vv;
+						VL a = {0}, sv, vv;
 
 						for (size_t k = 0; k < nk; k++) {
 							VLD(sv, scp + (h * LIN_PAIRS_CAP + k) * 16);
@@ -802,8 +896,26 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 #undef SP
 }
 
+LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
+				    const float *const *mrest,
+				    const uint8_t *mask,
+				    const float *const *rows, float *xs,
+				    float *scratch)
+{
+	const float *ro[LIN_MAX_L];
+
+	LIN_PASSES(o)
+	{
+		for (size_t p = 0; p < ls->L; p++)
+			ro[p] = rows[p] + o;
+		LIN_FN(seq_pass)(ls, l0, mrest, mask, ro, xs + o, scratch + o);
+	}
+}
+
 #undef XP
 #undef NB_SWITCH
+#undef VL
+#undef LIN_PASSES
 #undef VLD
 #undef VST
 #undef LIN_FN
