@@ -234,75 +234,84 @@ float vmath_expf_neg(float x)
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16s __attribute__((vector_size(64)));
-typedef uint32_t v16u __attribute__((vector_size(64)));
-
-#define V16SEL(m, a, b) ((v16f)(((v16s)(a) & (m)) | ((v16s)(b) & ~(m))))
-
-/* vmath_expf_neg on one vector of 16 lanes, the same operations lane by
- * lane (a macro: no function takes or returns a vector). */
-#define EXPF16(xv, out)                                                    \
+/*
+ * vmath_expf_neg over an array, in vectors of the registers' width: W
+ * floats (4 on the baseline, 8 with AVX2, 16 with AVX-512F; GCC keeps a
+ * vector wider than the registers in memory).  EXPF_V(T, xv, out) is
+ * vmath_expf_neg on one vector of type T (with the integer types T##s and
+ * T##u of its width), the same operations lane by lane; a macro, so that
+ * no function takes or returns a vector.
+ */
+#define VSELF(T, m, a, b) ((T)(((T##s)(a) & (m)) | ((T##s)(b) & ~(m))))
+#define EXPF_V(T, xv, out)                                                 \
 	do {                                                               \
-		v16f x_ = (xv), t_, n_, r_, p_, s_;                        \
-		v16u b_;                                                   \
-		x_ = V16SEL(x_ > zero, zero, x_);                          \
+		T x_ = (xv), t_, n_, r_, p_, s_;                           \
+		T##u b_;                                                   \
+		x_ = VSELF(T, x_ > zero, zero, x_);                        \
 		t_ = x_ * VMATH_EXPF_LOG2E + shift;                        \
 		n_ = t_ - shift;                                           \
 		r_ = (x_ - n_ * VMATH_EXPF_LN2_HI) - n_ * VMATH_EXPF_LN2_LO; \
 		VMATH_EXPF_POLY(p_, r_, zero);                             \
-		b_ = ((v16u)t_ - (v16u)shift + 127u) << 23;                \
+		b_ = ((T##u)t_ - (T##u)shift + 127u) << 23;                \
 		memcpy(&s_, &b_, sizeof(s_));                              \
 		p_ = p_ * s_;                                              \
-		(out) = V16SEL(x_ < EXPF_MIN, zero, p_);                   \
+		(out) = VSELF(T, x_ < EXPF_MIN, zero, p_);                 \
 	} while (0)
 
 /* Two independent vectors per step (the polynomial is one chain). */
-#define EXPF16_BODY                                                        \
+#define EXPF_BODY(T, W)                                                    \
 	do {                                                               \
-		const v16f zero = {0}, shift = zero + VMATH_EXPF_SHIFT;    \
+		const T zero = {0}, shift = zero + VMATH_EXPF_SHIFT;       \
 		size_t i = 0;                                              \
-		for (; i + 32 <= n; i += 32) {                             \
-			v16f a, b;                                         \
+		for (; i + 2 * (W) <= n; i += 2 * (W)) {                   \
+			T a, b;                                            \
 			memcpy(&a, x + i, sizeof(a));                      \
-			memcpy(&b, x + i + 16, sizeof(b));                 \
-			EXPF16(a, a);                                      \
-			EXPF16(b, b);                                      \
+			memcpy(&b, x + i + (W), sizeof(b));                \
+			EXPF_V(T, a, a);                                   \
+			EXPF_V(T, b, b);                                   \
 			memcpy(y + i, &a, sizeof(a));                      \
-			memcpy(y + i + 16, &b, sizeof(b));                 \
+			memcpy(y + i + (W), &b, sizeof(b));                \
 		}                                                          \
-		for (; i + 16 <= n; i += 16) {                             \
-			v16f a;                                            \
+		for (; i + (W) <= n; i += (W)) {                           \
+			T a;                                               \
 			memcpy(&a, x + i, sizeof(a));                      \
-			EXPF16(a, a);                                      \
+			EXPF_V(T, a, a);                                   \
 			memcpy(y + i, &a, sizeof(a));                      \
 		}                                                          \
 		for (; i < n; i++)                                         \
 			y[i] = vmath_expf_neg(x[i]);                       \
 	} while (0)
 
-static void expf16_generic(const float *x, float *y, size_t n)
+#define EXPF_TYPES(T, W)                                                   \
+	typedef float T __attribute__((vector_size((W) * 4)));            \
+	typedef int32_t T##s __attribute__((vector_size((W) * 4)));       \
+	typedef uint32_t T##u __attribute__((vector_size((W) * 4)))
+EXPF_TYPES(vf4, 4);
+EXPF_TYPES(vf8, 8);
+EXPF_TYPES(vf16, 16);
+
+static void expf_generic(const float *x, float *y, size_t n)
 {
-	EXPF16_BODY;
+	EXPF_BODY(vf4, 4);
 }
 
 __attribute__((target("avx2"))) static void
-expf16_avx2(const float *x, float *y, size_t n)
+expf_avx2(const float *x, float *y, size_t n)
 {
-	EXPF16_BODY;
+	EXPF_BODY(vf8, 8);
 }
 
 __attribute__((target("avx512f"))) static void
-expf16_avx512(const float *x, float *y, size_t n)
+expf_avx512(const float *x, float *y, size_t n)
 {
-	EXPF16_BODY;
+	EXPF_BODY(vf16, 16);
 }
 #endif
 
 void vmath_expf_neg_n(const float *x, float *y, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	BLAS_ISA_DISPATCH((void), expf16, x, y, n);
+	BLAS_ISA_DISPATCH((void), expf, x, y, n);
 #else
 	for (size_t i = 0; i < n; i++)
 		y[i] = vmath_expf_neg(x[i]);

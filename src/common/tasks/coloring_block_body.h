@@ -6,8 +6,9 @@
  *     task.coloring_numerics: double, bitwise those of the one-sequence
  *     functions coloring_softmax, coloring_loss and coloring_is_proper);
  *   - floats, 16 lanes: coloring_score_block_f (numerics: float).
- * Each inclusion defines the body, its three instruction-set copies and
- * the public function that dispatches on blas_isa_get().  The two numerics
+ * Each inclusion defines the body, its three instruction-set copies
+ * CB_PUBLIC_<generic|avx2|avx512> and, unless CB_NO_PUBLIC is defined, the
+ * public function that dispatches on blas_isa_get().  The two numerics
  * differ only where the includer says (task.h states each one's
  * operations):
  *   CB_PUBLIC      the public function's name
@@ -166,7 +167,9 @@ CB_FN(body)(uint32_t N, size_t nb, const float *const *z,
 	}
 }
 
-static void CB_FN(generic)(uint32_t N, size_t nb, const float *const *z,
+#define CB_COPY static __attribute__((unused))
+
+CB_COPY void CB_FN(generic)(uint32_t N, size_t nb, const float *const *z,
 			   const uint32_t *const *order, CB_T *loss,
 			   uint8_t *success, uint8_t *colour, CB_T *p)
 {
@@ -174,7 +177,7 @@ static void CB_FN(generic)(uint32_t N, size_t nb, const float *const *z,
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2"))) static void
+__attribute__((target("avx2"))) CB_COPY void
 CB_FN(avx2)(uint32_t N, size_t nb, const float *const *z,
 	    const uint32_t *const *order, CB_T *loss, uint8_t *success,
 	    uint8_t *colour, CB_T *p)
@@ -182,7 +185,7 @@ CB_FN(avx2)(uint32_t N, size_t nb, const float *const *z,
 	CB_FN(body)(N, nb, z, order, loss, success, colour, p);
 }
 
-__attribute__((target("avx512f"))) static void
+__attribute__((target("avx512f"))) CB_COPY void
 CB_FN(avx512)(uint32_t N, size_t nb, const float *const *z,
 	      const uint32_t *const *order, CB_T *loss, uint8_t *success,
 	      uint8_t *colour, CB_T *p)
@@ -191,6 +194,7 @@ CB_FN(avx512)(uint32_t N, size_t nb, const float *const *z,
 }
 #endif
 
+#ifndef CB_NO_PUBLIC
 void CB_PUBLIC(uint32_t N, size_t nb, const float *const *z,
 	       const uint32_t *const *order, CB_T *loss, uint8_t *success,
 	       uint8_t *colour, CB_T *p)
@@ -201,8 +205,11 @@ void CB_PUBLIC(uint32_t N, size_t nb, const float *const *z,
 	CB_FN(generic)(N, nb, z, order, loss, success, colour, p);
 #endif
 }
+#endif
 
 #undef CB_SEL
+#undef CB_COPY
+#undef CB_NO_PUBLIC
 #undef CB_DISPATCH
 #undef CB_FN
 #undef CB_CAT

@@ -197,47 +197,71 @@ typedef float v8f __attribute__((vector_size(COLORING_LANES * sizeof(float))));
 typedef int64_t v8i __attribute__((vector_size(COLORING_LANES * sizeof(double))));
 typedef float v16f __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
 typedef int32_t v16s __attribute__((vector_size(COLORING_LANES_F * sizeof(float))));
+typedef int32_t v8s __attribute__((vector_size(COLORING_LANES * sizeof(float))));
 
 /*
- * zt[i][l] = (double)z[l][i] for 8 lanes: 8 x 8 blocks transposed in
- * registers, the last block overlapping the one before (NO = 3N >= 9).
+ * t[j] = (z[0][i + j], ..., z[7][i + j]) for j < 8: an 8 x 8 block
+ * transposed in registers, lanes past nb repeating sequence nb - 1.
+ */
+static inline __attribute__((always_inline)) void
+transpose_block_8(v8f *t, const float *const *z, size_t nb, size_t i)
+{
+	v8f r[COLORING_LANES], u[COLORING_LANES], w[COLORING_LANES];
+
+	for (size_t l = 0; l < COLORING_LANES; l++)
+		memcpy(&r[l], z[l < nb ? l : nb - 1] + i, sizeof(v8f));
+	for (size_t l = 0; l < COLORING_LANES; l += 2) {
+		u[l] = __builtin_shufflevector(r[l], r[l + 1],
+					0, 8, 1, 9, 4, 12, 5, 13);
+		u[l + 1] = __builtin_shufflevector(r[l], r[l + 1],
+					2, 10, 3, 11, 6, 14, 7, 15);
+	}
+	for (size_t l = 0; l < COLORING_LANES; l += 4)
+		for (size_t h = 0; h < 2; h++) {
+			v8f a = u[l + h], b = u[l + h + 2];
+
+			w[l + h] = __builtin_shufflevector(a, b,
+					0, 1, 8, 9, 4, 5, 12, 13);
+			w[l + h + 2] = __builtin_shufflevector(a, b,
+					2, 3, 10, 11, 6, 7, 14, 15);
+		}
+	/* w[0..3]: rows 0-3, columns {0,4} {2,6} {1,5} {3,7} in halves;
+	 * w[4..7] rows 4-7 */
+	for (size_t j = 0; j < 4; j++) {
+		static const size_t src[4] = {0, 2, 1, 3};
+		v8f a = w[src[j]], b = w[4 + src[j]];
+
+		t[j] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+		t[j + 4] = __builtin_shufflevector(a, b,
+					4, 5, 6, 7, 12, 13, 14, 15);
+	}
+}
+
+/*
+ * zt[i][l] = (double)z[l][i] for 8 lanes: 8 x 8 blocks, the last block
+ * overlapping the one before (NO = 3N >= 9).
  */
 static inline __attribute__((always_inline)) void
 transpose_widen_8(v8d *zt, const float *const *z, size_t nb, size_t NO)
 {
 	for (size_t i0 = 0; i0 < NO; i0 += COLORING_LANES) {
 		size_t i = i0 + COLORING_LANES <= NO ? i0 : NO - COLORING_LANES;
-		v8f r[COLORING_LANES], u[COLORING_LANES], w[COLORING_LANES];
+		v8f t[COLORING_LANES];
 
-		for (size_t l = 0; l < COLORING_LANES; l++)
-			memcpy(&r[l], z[l < nb ? l : nb - 1] + i, sizeof(v8f));
-		for (size_t l = 0; l < COLORING_LANES; l += 2) {
-			u[l] = __builtin_shufflevector(r[l], r[l + 1],
-						0, 8, 1, 9, 4, 12, 5, 13);
-			u[l + 1] = __builtin_shufflevector(r[l], r[l + 1],
-						2, 10, 3, 11, 6, 14, 7, 15);
-		}
-		for (size_t l = 0; l < COLORING_LANES; l += 4)
-			for (size_t h = 0; h < 2; h++) {
-				v8f a = u[l + h], b = u[l + h + 2];
+		transpose_block_8(t, z, nb, i);
+		for (size_t j = 0; j < COLORING_LANES; j++)
+			zt[i + j] = __builtin_convertvector(t[j], v8d);
+	}
+}
 
-				w[l + h] = __builtin_shufflevector(a, b,
-						0, 1, 8, 9, 4, 5, 12, 13);
-				w[l + h + 2] = __builtin_shufflevector(a, b,
-						2, 3, 10, 11, 6, 7, 14, 15);
-			}
-		/* w[0..3]: rows 0-3, columns {0,4} {2,6} {1,5} {3,7} in
-		 * halves; w[4..7] rows 4-7 */
-		for (size_t j = 0; j < 4; j++) {
-			static const size_t src[4] = {0, 2, 1, 3};
-			v8f a = w[src[j]], b = w[4 + src[j]];
-			v8f lo = __builtin_shufflevector(a, b,
-						0, 1, 2, 3, 8, 9, 10, 11);
-			v8f hi = __builtin_shufflevector(a, b,
-						4, 5, 6, 7, 12, 13, 14, 15);
-			zt[i + j] = __builtin_convertvector(lo, v8d);
-			zt[i + j + 4] = __builtin_convertvector(hi, v8d);
-		}
+/* zt[i][l] = z[l][i] for 8 lanes of floats, as transpose_widen_8. */
+static inline __attribute__((always_inline)) void
+transpose_8f(v8f *zt, const float *const *z, size_t nb, size_t NO)
+{
+	for (size_t i0 = 0; i0 < NO; i0 += COLORING_LANES) {
+		size_t i = i0 + COLORING_LANES <= NO ? i0 : NO - COLORING_LANES;
+
+		transpose_block_8(zt + i, z, nb, i);
 	}
 }
 
@@ -315,7 +339,14 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #define CB_PROB_APPLY PROB_APPLY_DIV
 #include "common/tasks/coloring_block_body.h"
 
-#define CB_PUBLIC coloring_score_block_f
+/*
+ * The float scorer twice: 16 lanes (one AVX-512 vector) and 8 (one AVX2
+ * vector; GCC would keep a 16-float vector in memory there).  Every lane
+ * does the same operations either way, so the bits do not depend on which
+ * runs.
+ */
+#define CB_PUBLIC coloring_score_block_f16
+#define CB_NO_PUBLIC
 #define CB_T float
 #define CB_V v16f
 #define CB_M v16s
@@ -325,6 +356,49 @@ transpose_16(v16f *zt, const float *const *z, size_t nb, size_t NO)
 #define CB_PROB_SCALE PROB_SCALE_RECIP
 #define CB_PROB_APPLY PROB_APPLY_RECIP
 #include "common/tasks/coloring_block_body.h"
+
+#define CB_PUBLIC coloring_score_block_f8
+#define CB_NO_PUBLIC
+#define CB_T float
+#define CB_V v8f
+#define CB_M v8s
+#define CB_NL COLORING_LANES
+#define CB_EXP_NEG_N vmath_expf_neg_n
+#define CB_TRANSPOSE transpose_8f
+#define CB_PROB_SCALE PROB_SCALE_RECIP
+#define CB_PROB_APPLY PROB_APPLY_RECIP
+#include "common/tasks/coloring_block_body.h"
+
+void coloring_score_block_f(uint32_t N, size_t nb, const float *const *z,
+			    const uint32_t *const *order, float *loss,
+			    uint8_t *success, uint8_t *colour, float *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	const size_t NO = (size_t)N * TASK_COLORS;
+
+	switch (blas_isa_get()) {
+	case BLAS_ISA_AVX512:
+		coloring_score_block_f16_avx512(N, nb, z, order, loss, success,
+						colour, p);
+		return;
+	case BLAS_ISA_AVX2:
+		for (size_t s = 0; s < nb; s += COLORING_LANES) {
+			size_t n = nb - s < COLORING_LANES ? nb - s
+							   : COLORING_LANES;
+
+			coloring_score_block_f8_avx2(
+				N, n, z + s, order + s, loss + s, success + s,
+				colour ? colour + s * N : NULL,
+				p ? p + s * NO : NULL);
+		}
+		return;
+	case BLAS_ISA_GENERIC:
+		break;
+	}
+#endif
+	coloring_score_block_f16_generic(N, nb, z, order, loss, success,
+					 colour, p);
+}
 
 /* The one-hot tokens, the adjacency mask and the target of one cycle. */
 static void coloring_write(const struct task *t, struct task_inputs *in,
