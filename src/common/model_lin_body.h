@@ -15,8 +15,8 @@
  * of those lanes; each entry point runs its pass over a block 16 / LIN_VL
  * times, on lanes o .. o+LIN_VL-1 (every per-lane pointer moved by o).  A
  * vector as wide as the registers stays in them: GCC keeps a 16-float
- * vector in memory on AVX2, which made that build about ten times slower
- * than AVX-512 (docs/performance.md).  Every lane performs exactly the
+ * vector in memory on AVX2, which made that build 3-7 times slower than it
+ * is now (docs/performance.md section 7.1).  Every lane performs exactly the
  * scalar operations the comments state, in the stated order, each product
  * and sum rounded separately (the build has -ffp-contract=off; nothing here
  * asks for fma), and no lane reads another.  So the three builds give the
