@@ -56,13 +56,13 @@ END_TEST
 
 /*
  * rng_philox4x32_10_n equals one scalar call per block on every
- * instruction set this CPU runs: block counts around the vector width of
- * 8, first counters that wrap past 2^32 inside a vector, and the three
- * KAT keys.  The first words are the KAT vectors themselves.
+ * instruction set this CPU runs: block counts around the vector widths
+ * (2, 4 and 8 lanes), first counters that wrap past 2^32 inside a vector,
+ * and the three KAT keys.  The first words are the KAT vectors themselves.
  */
 START_TEST(rng_philox_n_matches_scalar)
 {
-	static const size_t counts[] = {0, 1, 7, 8, 9, 15, 16, 17, 40, 64, 67};
+	static const size_t counts[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 40, 64, 67};
 	static const uint32_t firsts[] = {0, 1, 0xfffffffbu, 0xffffffffu};
 	enum blas_isa saved = blas_isa_get();
 	int isas = 0;

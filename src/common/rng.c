@@ -51,29 +51,37 @@ static void philox_blocks(const uint32_t ctr[4], const uint32_t key[2],
 
 #if defined(__x86_64__) || defined(__i386__)
 /*
- * Eight blocks at once, one per 64-bit lane: a lane holds a 32-bit word
- * zero-extended, so a lane's product with a multiplier is the exact 64-bit
- * product of the scalar round, and its high and low halves are the
- * scalar's hi and lo.  The key is the same for every lane.
+ * W blocks at once, one per 64-bit lane, W the registers' width (2 on the
+ * baseline, 4 with AVX2, 8 with AVX-512F; GCC keeps a vector wider than
+ * the registers in memory): a lane holds a 32-bit word zero-extended, so a
+ * lane's product with a multiplier is the exact 64-bit product of the
+ * scalar round, and its high and low halves are the scalar's hi and lo.
+ * The key is the same for every lane.
  */
-typedef uint64_t philox_v8 __attribute__((vector_size(8 * sizeof(uint64_t))));
+#define PHILOX_TYPE(T, W)                                                  \
+	typedef uint64_t T __attribute__((vector_size((W) * sizeof(uint64_t))))
+PHILOX_TYPE(philox_v2, 2);
+PHILOX_TYPE(philox_v4, 4);
+PHILOX_TYPE(philox_v8, 8);
 
-#define PHILOX8_BODY                                                       \
+#define PHILOX_BODY(T, W)                                                  \
 	do {                                                               \
-		const philox_v8 lane = {0, 1, 2, 3, 4, 5, 6, 7};           \
 		const uint64_t m32 = 0xffffffffu;                          \
+		T lane;                                                    \
 		size_t b = 0;                                              \
                                                                            \
-		for (; b + 8 <= nblocks; b += 8) {                         \
+		for (int l = 0; l < (W); l++)                              \
+			lane[l] = (uint64_t)l;                             \
+		for (; b + (W) <= nblocks; b += (W)) {                     \
 			uint32_t k0 = key[0], k1 = key[1];                 \
-			philox_v8 c0 = (lane + (uint64_t)ctr[0] + b) & m32; \
-			philox_v8 c1 = (philox_v8){0} + ctr[1];            \
-			philox_v8 c2 = (philox_v8){0} + ctr[2];            \
-			philox_v8 c3 = (philox_v8){0} + ctr[3];            \
+			T c0 = (lane + (uint64_t)ctr[0] + b) & m32;        \
+			T c1 = (T){0} + ctr[1];                            \
+			T c2 = (T){0} + ctr[2];                            \
+			T c3 = (T){0} + ctr[3];                            \
                                                                            \
 			for (int round = 0; round < 10; round++) {         \
-				philox_v8 p0 = c0 * (uint64_t)PHILOX_M0;   \
-				philox_v8 p1 = c2 * (uint64_t)PHILOX_M1;   \
+				T p0 = c0 * (uint64_t)PHILOX_M0;           \
+				T p1 = c2 * (uint64_t)PHILOX_M1;           \
                                                                            \
 				c0 = (p1 >> 32) ^ c1 ^ k0;                 \
 				c1 = p1 & m32;                             \
@@ -82,7 +90,7 @@ typedef uint64_t philox_v8 __attribute__((vector_size(8 * sizeof(uint64_t))));
 				k0 += PHILOX_W0;                           \
 				k1 += PHILOX_W1;                           \
 			}                                                  \
-			for (int l = 0; l < 8; l++) {                      \
+			for (int l = 0; l < (W); l++) {                    \
 				uint32_t *o = out + 4 * (b + (size_t)l);   \
                                                                            \
 				o[0] = (uint32_t)c0[l];                    \
@@ -97,21 +105,21 @@ typedef uint64_t philox_v8 __attribute__((vector_size(8 * sizeof(uint64_t))));
 static void philox8_generic(const uint32_t ctr[4], const uint32_t key[2],
 			    size_t nblocks, uint32_t *out)
 {
-	PHILOX8_BODY;
+	PHILOX_BODY(philox_v2, 2);
 }
 
 __attribute__((target("avx2"))) static void
 philox8_avx2(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
 	     uint32_t *out)
 {
-	PHILOX8_BODY;
+	PHILOX_BODY(philox_v4, 4);
 }
 
 __attribute__((target("avx512f"))) static void
 philox8_avx512(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
 	       uint32_t *out)
 {
-	PHILOX8_BODY;
+	PHILOX_BODY(philox_v8, 8);
 }
 #endif
 
