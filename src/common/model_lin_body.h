@@ -36,6 +36,32 @@ typedef float LIN_FN(vl) __attribute__((vector_size(LIN_VL * sizeof(float))));
 /* one pass per LIN_VL lanes of a block of 16 */
 #define LIN_PASSES(o) for (size_t o = 0; o < 16; o += LIN_VL)
 
+/* dst[i] = src[i] + o, i < n: per-lane row pointers moved to a pass's
+ * first lane. */
+static inline __attribute__((always_inline)) void
+LIN_FN(moved)(const float **dst, const float *const *src, size_t n, size_t o)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i] + o;
+}
+
+/* A first-layer tuple row in passes: pass(ls, src, nk, out, scratch) with
+ * src[0 .. nk], out and scratch moved to each pass's first lane. */
+static inline __attribute__((always_inline)) void
+LIN_FN(row_passes)(void (*pass)(const struct lin_spec *, const float *const *,
+				size_t, float *, float *),
+		   const struct lin_spec *ls, const float *const *src,
+		   size_t nk, float *out, float *scratch)
+{
+	const float *so[LIN_MAX_L + 1];
+
+	LIN_PASSES(o)
+	{
+		LIN_FN(moved)(so, src, nk + 1, o);
+		pass(ls, so, nk, out + o, scratch + o);
+	}
+}
+
 #define VLD(v, p) memcpy(&(v), (p), sizeof(VL))
 #define VST(p, v) memcpy((p), &(v), sizeof(VL))
 
@@ -371,14 +397,7 @@ LIN_TARGET static void LIN_FN(first_row)(const struct lin_spec *ls,
 					  const float *const *src, size_t nk,
 					  float *out, float *scratch)
 {
-	const float *so[LIN_MAX_L + 1];
-
-	LIN_PASSES(o)
-	{
-		for (size_t k = 0; k <= nk; k++)
-			so[k] = src[k] + o;
-		LIN_FN(first_row_pass)(ls, so, nk, out + o, scratch + o);
-	}
+	LIN_FN(row_passes)(LIN_FN(first_row_pass), ls, src, nk, out, scratch);
 }
 
 /*
@@ -485,14 +504,8 @@ LIN_TARGET static void LIN_FN(first_row_g)(const struct lin_spec *ls,
 					    size_t nk, float *out,
 					    float *scratch)
 {
-	const float *so[LIN_GRAM_MAXK + 1];
-
-	LIN_PASSES(o)
-	{
-		for (size_t k = 0; k <= nk; k++)
-			so[k] = src[k] + o;
-		LIN_FN(first_row_g_pass)(ls, so, nk, out + o, scratch + o);
-	}
+	LIN_FN(row_passes)(LIN_FN(first_row_g_pass), ls, src, nk, out,
+			   scratch);
 }
 
 /*
@@ -638,8 +651,7 @@ LIN_TARGET static void LIN_FN(seq_g)(const struct lin_spec *ls,
 
 	LIN_PASSES(o)
 	{
-		for (size_t p = 0; p < ls->L; p++)
-			ro[p] = rows[p] + o;
+		LIN_FN(moved)(ro, rows, ls->L, o);
 		LIN_FN(seq_g_pass)(ls, g + o, C, cls, ro, keys, nkeys, xs + o);
 	}
 }
@@ -906,8 +918,7 @@ LIN_TARGET static void LIN_FN(seq)(const struct lin_spec *ls, size_t l0,
 
 	LIN_PASSES(o)
 	{
-		for (size_t p = 0; p < ls->L; p++)
-			ro[p] = rows[p] + o;
+		LIN_FN(moved)(ro, rows, ls->L, o);
 		LIN_FN(seq_pass)(ls, l0, mrest, mask, ro, xs + o, scratch + o);
 	}
 }

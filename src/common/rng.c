@@ -102,22 +102,22 @@ PHILOX_TYPE(philox_v8, 8);
 		philox_blocks(ctr, key, b, nblocks, out);                  \
 	} while (0)
 
-static void philox8_generic(const uint32_t ctr[4], const uint32_t key[2],
-			    size_t nblocks, uint32_t *out)
+static void philox_v_generic(const uint32_t ctr[4], const uint32_t key[2],
+			     size_t nblocks, uint32_t *out)
 {
 	PHILOX_BODY(philox_v2, 2);
 }
 
 __attribute__((target("avx2"))) static void
-philox8_avx2(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
-	     uint32_t *out)
+philox_v_avx2(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
+	      uint32_t *out)
 {
 	PHILOX_BODY(philox_v4, 4);
 }
 
 __attribute__((target("avx512f"))) static void
-philox8_avx512(const uint32_t ctr[4], const uint32_t key[2], size_t nblocks,
-	       uint32_t *out)
+philox_v_avx512(const uint32_t ctr[4], const uint32_t key[2],
+		size_t nblocks, uint32_t *out)
 {
 	PHILOX_BODY(philox_v8, 8);
 }
@@ -127,7 +127,7 @@ void rng_philox4x32_10_n(const uint32_t ctr[4], const uint32_t key[2],
 			 size_t nblocks, uint32_t *out)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	BLAS_ISA_DISPATCH((void), philox8, ctr, key, nblocks, out);
+	BLAS_ISA_DISPATCH((void), philox_v, ctr, key, nblocks, out);
 #else
 	philox_blocks(ctr, key, 0, nblocks, out);
 #endif
