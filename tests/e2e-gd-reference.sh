@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# e2e-gd-reference: scripts/gd-reference, the gradient-descent control for
+# recall (docs/results.md).  Its PyTorch forward pass gives the logits that
+# randes' own evaluator dumped, for a fresh and for a trained model, and
+# --check fails on a model that is not the dump's; a model it trains is read
+# by `randes eval` as the configuration's model, and eval's success equals
+# the training success the script printed (two independent evaluators of
+# the same function); bad templates and arguments exit 2; SIGTERM writes
+# the model of the last step and exits 4.
+. "$(dirname "$0")/e2e-lib.sh"
+
+if ! [ -x /usr/bin/python3 ] || ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+	echo "SKIP: /usr/bin/python3 with torch not available (scripts/setup --test installs python3-torch)"
+	exit 77
+fi
+GD="$SRC/scripts/gd-reference"
+
+cat >ar.yaml <<'YAML'
+run: {name: gd, seed: 5, generations: 2, eval_at_end: false}
+task: {kind: associative_recall, num_tokens: 4, value_bits: 5, eval_fillings: 4}
+model:
+  width: 40
+  layers: 2
+  heads: 1
+  key_size: 5
+  value_size: 5
+  input_embedding: mlp
+  attention: linear
+  mlp: false
+  layernorm: false
+  positional: none
+  seed_encoding: {kind: bits, dim: 10, placement: every_token}
+objective: {variant: q_R, q: 4, seeds: 2, inputs: 8}
+es: {population: 8, sigma: 0.05, lr: 0.05}
+eval: {seeds: 8, majority: [1, 5], max_inputs: 0}
+YAML
+run 0 train ar.yaml --run-dir t >/dev/null 2>&1 || fail "template training"
+run 0 eval t/model.safetensors --out t.json --dump t-dump.safetensors >/dev/null 2>&1 ||
+	fail "eval --dump of the template"
+
+# 1. The forward pass against randes' logits (both of the script's forms).
+"$GD" t/model.safetensors --check t-dump.safetensors >check.out ||
+	{ cat check.out >&2; fail "--check on the template's own dump"; }
+pass "forward pass equals randes' logits: $(cut -d: -f2- check.out)"
+
+# 2. A model that is not the dump's is caught.
+sed 's/seed: 5,/seed: 6,/' ar.yaml >other.yaml
+run 0 train other.yaml --run-dir o >/dev/null 2>&1 || fail "second template"
+expect_exit 1 "$GD" o/model.safetensors --check t-dump.safetensors
+pass "--check exits 1 on another model's dump"
+
+# 3. Training: randes eval reads the model, and agrees with the script.
+"$GD" t/model.safetensors --out m.safetensors --variant E_r0 --batch 64 \
+	--steps 300 --warmup 20 --lr 0.01 --lr-end 0.001 --log-every 50 \
+	--threads 1 >train.out 2>&1 || { cat train.out >&2; fail "training"; }
+run 0 eval m.safetensors --out m.json --seeds 1 >/dev/null 2>&1 || fail "randes eval of the trained model"
+run 0 eval m.safetensors --out m-dump.json --seeds 1 --dump m-dump.safetensors >/dev/null 2>&1 ||
+	fail "eval --dump of the trained model"
+"$GD" m.safetensors --check m-dump.safetensors >check2.out ||
+	{ cat check2.out >&2; fail "--check on the trained model"; }
+/usr/bin/python3 - m.json train.out <<'PYEOF' || fail "trained model's figures"
+import json, re, sys
+e = json.load(open(sys.argv[1]))
+assert e["variant"] == "E_r0" and e["uses_r0"], (e["variant"], e["uses_r0"])
+avg = 100.0 * e["success"]["average"]
+line = [l for l in open(sys.argv[2]) if l.startswith("step ")][-1]
+train = float(re.search(r"train success +([0-9.]+) %", line).group(1))
+# chance is 1/32 = 3.1 %: the model learned recall
+assert avg > 50.0, avg
+# r0 is one fixed seed, so every input's success is 0 or 1 and the
+# last 50 training batches (fresh inputs) estimate eval's average over all 512
+assert abs(avg - train) < 12.0, (avg, train)
+print("eval %.1f %%, last training steps %.1f %%" % (avg, train))
+PYEOF
+pass "a GD-trained E_r0 model is read by randes eval and learned recall"
+
+# 4. Bad inputs exit 2 with a message.
+cat >col.yaml <<'YAML'
+run: {name: col, seed: 5, generations: 1, eval_at_end: false}
+task: {kind: cycle_coloring}
+objective: {variant: q_R, q: 4, seeds: 2, inputs: 8}
+es: {population: 4}
+YAML
+run 0 train col.yaml --run-dir c >/dev/null 2>&1 || fail "colouring template"
+expect_exit 2 "$GD" c/model.safetensors --out x.safetensors
+grep -q 'only associative_recall' "$WORK/last.err" || fail "no reason for the colouring template"
+expect_exit 2 "$GD" t/model.safetensors
+expect_exit 2 "$GD" t/model.safetensors --out x.safetensors --steps 0
+head -c 100 t/model.safetensors >cut.safetensors
+expect_exit 2 "$GD" cut.safetensors --out x.safetensors
+[ ! -e x.safetensors ] || fail "a refused run wrote a model"
+pass "bad templates and arguments exit 2 and write nothing"
+
+# 5. SIGTERM: the model of the last completed step is written, exit 4.
+"$GD" t/model.safetensors --out s.safetensors --steps 100000 --batch 64 \
+	--log-every 10 --threads 1 >sig.out 2>&1 &
+pid=$!
+wait_for_lines sig.out 3 60
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 4 ] || { cat sig.out >&2; fail "SIGTERM: exit $rc, expected 4"; }
+grep -q 'stopped by signal 15' sig.out || fail "no stop message"
+run 0 eval s.safetensors --out s.json --seeds 1 --set eval.max_inputs=16 >/dev/null 2>&1 ||
+	fail "the model written on SIGTERM is not readable"
+pass "SIGTERM writes a readable model and exits 4"
