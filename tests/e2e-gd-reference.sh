@@ -86,6 +86,8 @@ expect_exit 2 "$GD" c/model.safetensors --out x.safetensors
 grep -q 'only associative_recall' "$WORK/last.err" || fail "no reason for the colouring template"
 expect_exit 2 "$GD" t/model.safetensors
 expect_exit 2 "$GD" t/model.safetensors --out x.safetensors --steps 0
+expect_exit 2 "$GD" t/model.safetensors --out no/such/dir/x.safetensors
+grep -q 'cannot write there' "$WORK/last.err" || fail "no reason for an unwritable --out"
 head -c 100 t/model.safetensors >cut.safetensors
 expect_exit 2 "$GD" cut.safetensors --out x.safetensors
 [ ! -e x.safetensors ] || fail "a refused run wrote a model"
