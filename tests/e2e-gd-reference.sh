@@ -106,3 +106,36 @@ grep -q 'stopped by signal 15' sig.out || fail "no stop message"
 run 0 eval s.safetensors --out s.json --seeds 1 --set eval.max_inputs=16 >/dev/null 2>&1 ||
 	fail "the model written on SIGTERM is not readable"
 pass "SIGTERM writes a readable model and exits 4"
+
+# 6. Resume: a run stopped by SIGTERM, or killed outright, continues from
+# OUT.state to the very model of a run that was never stopped (byte for
+# byte); other options, a damaged state and a fresh run over a state are
+# refused with exit 2.
+R=(--steps 200 --batch 64 --seeds 4 --log-every 10 --save-every 30 --threads 1)
+"$GD" t/model.safetensors --out straight.safetensors "${R[@]}" >straight.out 2>&1 ||
+	{ cat straight.out >&2; fail "uninterrupted run"; }
+for how in TERM KILL; do
+	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" >r$how.out 2>&1 &
+	pid=$!
+	wait_for_lines r$how.out 10 60
+	kill -$how "$pid"
+	wait "$pid" || true
+	grep -q "^step *200 " r$how.out && fail "$how: the run ended before the signal"
+	[ -f r$how.safetensors.state ] || fail "$how: no state written"
+	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" --resume >r$how-2.out 2>&1 ||
+		{ cat r$how-2.out >&2; fail "$how: --resume"; }
+	grep -q 'resumed after step' r$how-2.out || fail "$how: no resume line"
+	cmp -s straight.safetensors r$how.safetensors ||
+		fail "$how: the resumed run's model differs from the uninterrupted run's"
+done
+pass "a stopped or killed run resumes to the uninterrupted run's model, byte for byte"
+expect_exit 2 "$GD" t/model.safetensors --out rTERM.safetensors "${R[@]}"
+grep -q 'state exists: --resume' "$WORK/last.err" || fail "no reason for a fresh run over a state"
+expect_exit 2 "$GD" t/model.safetensors --out rTERM.safetensors "${R[@]}" --resume --q 8
+grep -q 'the run had --q' "$WORK/last.err" || fail "no reason for other options"
+expect_exit 2 "$GD" t/model.safetensors --out nostate.safetensors "${R[@]}" --resume
+cp rTERM.safetensors.state keep.state
+head -c 500 keep.state >rTERM.safetensors.state
+expect_exit 2 "$GD" t/model.safetensors --out rTERM.safetensors "${R[@]}" --resume
+cmp -s straight.safetensors rTERM.safetensors || fail "a refused resume changed the model"
+pass "a fresh run over a state, other options, no state and a damaged state exit 2"
