@@ -43,6 +43,8 @@ class File:
             raise FormatError("%s: header is not a JSON object" % path)
         self.path = path
         self.meta = header.pop("__metadata__", {})
+        if not isinstance(self.meta, dict):
+            raise FormatError("%s: __metadata__ is not a JSON object" % path)
         self.head = raw[:8 + n]
         self.data = raw[8 + n:]
         self.entries = header
