@@ -102,14 +102,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	blas_init();
-	{
-		/* RANDES_ISA: the kernels another CPU would use, as in
-		 * randes itself (docs/performance.md) */
-		char ierr[RANDES_ERR_LEN];
-		if (blas_isa_from_env(ierr) != 0) {
-			fprintf(stderr, "%s: %s\n", argv[0], ierr);
-			return 2;
-		}
+	/* RANDES_ISA: the kernels another CPU would use, as in randes
+	 * itself (docs/performance.md) */
+	char ierr[RANDES_ERR_LEN];
+	if (blas_isa_from_env(ierr) != 0) {
+		fprintf(stderr, "%s: %s\n", argv[0], ierr);
+		return 2;
 	}
 	if (config_load_file(&cfg, path, sets, nsets, err))
 		die(path, err);
