@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""How good is one ES gradient estimate at ES's start θ, next to one GD step's?
+
+  results/recall/gd/es-gradient/measure.py START.safetensors ESDIR... > measure.json
+
+Each ESDIR is a one-generation `randes train` run from START with
+es.optimizer sgd, es.momentum 0 and es.lr 1, so its model minus START is
+the centre gradient estimate ĝ of that generation (es.h).  The GD side is
+scripts/gd-reference's own forward pass and loss: the gradient of L^q over
+a batch of n fresh inputs and m fresh seeds, the estimate one GD step uses.
+"Reference" is the mean of --ref such batch gradients.
+
+Printed per group of runs (same P, σ and es.shaping): the mean cosine
+between two independent estimates (the share of the estimate's energy that
+is signal, to first order), and the mean cosine of each estimate with the
+reference -∇L, over all of θ and over the seed rows of embed.w alone.
+"""
+import argparse
+import importlib.machinery
+import importlib.util
+import itertools
+import json
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "..", "..", "..", "..", "scripts")
+sys.path.insert(0, SCRIPTS)
+import safetensors_io  # noqa: E402
+
+import torch  # noqa: E402
+
+
+def load_gd_reference():
+    path = os.path.join(SCRIPTS, "gd-reference")
+    loader = importlib.machinery.SourceFileLoader("gd_reference", path)
+    spec = importlib.util.spec_from_loader("gd_reference", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    mod.torch = torch
+    return mod
+
+
+def flat(f, names):
+    return torch.cat([torch.tensor(f.floats(n).tolist(), dtype=torch.float64) for n in names])
+
+
+def cos(a, b):
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("start")
+    p.add_argument("esdirs", nargs="+")
+    p.add_argument("--q", type=float, default=128.0)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--gd", type=int, default=16, help="GD batch gradients to compare")
+    p.add_argument("--ref", type=int, default=256, help="batch gradients in the reference")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    gr = load_gd_reference()
+    start = safetensors_io.File(a.start)
+    names = start.names
+    spec = gr.Spec(start.meta, a.start)
+    theta0 = flat(start, names)
+    # the seed rows of embed.w: its last R rows (features F .. F+R-1)
+    mask = []
+    for n in names:
+        sh = start.shape(n)
+        k = 1
+        for s in sh:
+            k *= s
+        m = torch.zeros(k, dtype=torch.bool)
+        if n == "embed.w":
+            m.view(sh)[spec.F:spec.F + spec.R] = True
+        mask.append(m)
+    seedrows = torch.cat(mask)
+
+    P = {n: torch.tensor(start.floats(n).tolist(), dtype=torch.float32)
+         .view(start.shape(n)).requires_grad_(True) for n in names}
+    gen = torch.Generator().manual_seed(12345)
+
+    def gd_grad():
+        Y, qpos, y = gr.batch(spec, a.batch, gen)
+        seeds = torch.randint(0, 2, (a.seeds, spec.R), generator=gen).to(torch.float32)
+        B = a.batch * a.seeds
+        z = gr.forward_tabled(spec, P, gr.token_ids(spec, Y, qpos), seeds).reshape(B, spec.O)
+        yy = y[:, None, :].expand(a.batch, a.seeds, spec.d).reshape(B, spec.d)
+        ell = torch.nn.functional.binary_cross_entropy_with_logits(
+            z, yy, reduction="none").mean(1)
+        loss = gr.lq_pool(ell.view(a.batch, a.seeds).mean(1), a.q)
+        g = torch.autograd.grad(loss, [P[n] for n in names])
+        return torch.cat([t.reshape(-1).to(torch.float64) for t in g])
+
+    ref = sum(gd_grad() for _ in range(a.ref)) / a.ref
+    down = -ref                                   # the descent direction
+    gds = [-gd_grad() for _ in range(a.gd)]
+
+    groups = {}
+    for d in a.esdirs:
+        cfg = open(os.path.join(d, "config.yaml")).read()
+        pop = int(re.search(r"(?m)^  population: (\d+)", cfg).group(1))
+        sig = float(re.search(r"(?m)^  sigma: ([0-9.e-]+)", cfg).group(1))
+        shaping = re.search(r"(?m)^  shaping: (\w+)", cfg).group(1)
+        f = safetensors_io.File(os.path.join(d, "model.safetensors"))
+        groups.setdefault((pop, sig, shaping), []).append(flat(f, names) - theta0)
+
+    def summary(vecs):
+        pair = [cos(u, v) for u, v in itertools.combinations(vecs, 2)]
+        pair_s = [cos(u[seedrows], v[seedrows]) for u, v in itertools.combinations(vecs, 2)]
+        mean = sum(vecs) / len(vecs)
+        return {
+            "estimates": len(vecs),
+            "cos_between_estimates": sum(pair) / len(pair),
+            "cos_between_estimates_seed_rows": sum(pair_s) / len(pair_s),
+            "cos_with_reference": sum(cos(v, down) for v in vecs) / len(vecs),
+            "cos_with_reference_seed_rows":
+                sum(cos(v[seedrows], down[seedrows]) for v in vecs) / len(vecs),
+            "cos_of_their_mean_with_reference": cos(mean, down),
+            "seed_rows_share_of_norm2":
+                sum(float(v[seedrows].norm() ** 2 / v.norm() ** 2) for v in vecs) / len(vecs),
+        }
+
+    out = {"parameters": int(theta0.numel()), "seed_row_parameters": int(seedrows.sum()),
+           "q": a.q, "batch": a.batch, "seeds": a.seeds, "reference_batches": a.ref,
+           "reference_seed_rows_share_of_norm2": float(down[seedrows].norm() ** 2
+                                                       / down.norm() ** 2),
+           "gd": summary(gds), "es": {}}
+    for (pop, sig, shaping), vecs in sorted(groups.items()):
+        out["es"]["P=%d sigma=%g %s" % (pop, sig, shaping)] = summary(vecs)
+    json.dump(out, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
