@@ -1,60 +1,51 @@
 #!/usr/bin/python3
-"""ES's update rule on exact-ish gradients: which part of ES loses the seed use?
+"""ES's update rule on exact gradients: which part of ES loses the seed use?
 
   results/recall/gd/es-gradient/adam-mimic.py START.safetensors OUT.safetensors
-      [--noise NU] [--smooth SIGMA] [--steps 1000] [--q 128]
+      [--smooth SIGMA] [--noise NU] [--normalize] [recipe options]
 
-From START, takes ES's optimiser (Adam β 0.9/0.999, ε 1e-8, es.lr 0.002
-falling linearly to 0.001 at step 2,000, no clipping: the q-sweep recipe of
-docs/results.md; the options below change it, up to gd-reference's) but
-feeds it a gradient instead of an ES estimate:
+From START, runs an Adam optimiser on batch gradients of L^q (n fresh
+inputs, m fresh seeds per step: scripts/gd-reference's forward pass and
+loss), changed the ways ES's update differs from a gradient step:
 
-  g = ∇ L^q(θ + SIGMA·ε) over a batch of n fresh inputs and m fresh seeds
-      (scripts/gd-reference's forward pass and loss; ε ~ N(0, I) drawn anew
-      each step, none with --smooth 0)
-  g += NU · |g| · ξ / √D,  ξ ~ N(0, I)   (none with --noise 0)
+  g = ∇ L^q(θ + SIGMA·ε)        ε ~ N(0, I) drawn anew each step (--smooth)
+  g = g / |g|                    (--normalize: ES's centered ranks keep the
+                                  length of its estimate about constant)
+  g += NU · |g| · ξ / √D         ξ ~ N(0, I) (--noise)
 
---smooth gives the step ES's Gaussian smoothing (E over ε of ∇L(θ + σε) is
-the gradient of the smoothed loss ES climbs), --noise its estimation noise:
-NU = 1.6 brings the step's cosine with the reference gradient from GD's
-0.45 down to ES's 0.24 at P = 4,096 (measure.json).  The model is written
-like gd-reference's, so `randes eval` reads it.
+--smooth gives ES's Gaussian smoothing (the mean over ε of ∇L(θ + σε) is
+the gradient of the smoothed loss ES climbs), --noise its estimation
+noise: NU = 1.6 brings a step's cosine with the reference gradient from
+GD's 0.45 down to ES's 0.24 at P = 4,096 (measure.json).
+
+The default recipe is ES's q-sweep one (Adam β 0.9/0.999, ε 1e-8, lr 0.002
+falling linearly to 0.001 at step 2,000, no clipping, q = 128);
+gd-reference's is --lr 3e-3 --lr-end 3e-4 --lr-steps 10000 --schedule
+cosine --warmup 333 --beta2 0.95 --eps 1e-5 --clip 1 --q 100, and with it
+and none of the three changes the run is gd-reference's own, step for
+step.  Models every --save-every steps (OUT-STEP.safetensors) and at the
+end are written like gd-reference's, so `randes eval` reads them.
 """
 import argparse
-import importlib.machinery
-import importlib.util
 import math
-import os
 import sys
 import time
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = os.path.join(HERE, "..", "..", "..", "..", "scripts")
-sys.path.insert(0, SCRIPTS)
-import safetensors_io  # noqa: E402
-
+import gdref  # noqa: E402  (puts scripts/ on the path)
 import torch  # noqa: E402
 
 
-def load_gd_reference():
-    path = os.path.join(SCRIPTS, "gd-reference")
-    loader = importlib.machinery.SourceFileLoader("gd_reference", path)
-    spec = importlib.util.spec_from_loader("gd_reference", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    mod.torch = torch
-    return mod
-
-
-def lr_at(a, step):
-    """Linear warm-up from 0 over --warmup steps, then linear or cosine from
-    --lr to --lr-end at --lr-steps (and --lr-end after)."""
+def lr_at(gr, a, step):
+    """Linear warm-up from 0 over --warmup steps, then a cosine
+    (gd-reference's own schedule) or a line from --lr to --lr-end at
+    --lr-steps, and --lr-end after."""
+    if a.schedule == "cosine":
+        return gr.lr_at(argparse.Namespace(lr=a.lr, lr_end=a.lr_end, warmup=a.warmup,
+                                           steps=a.lr_steps), step)
     if step < a.warmup:
         return a.lr * step / a.warmup
     t = min(1.0, (step - a.warmup) / max(1, a.lr_steps - a.warmup))
-    if a.schedule == "cosine":
-        return a.lr_end + (a.lr - a.lr_end) * 0.5 * (1.0 + math.cos(math.pi * t))
     return a.lr + (a.lr_end - a.lr) * t
 
 
@@ -86,7 +77,7 @@ def main():
                    "its estimate's norm about constant)")
     a = p.parse_args()
     torch.set_num_threads(1)
-    gr = load_gd_reference()
+    gr = gdref.load()
     meta, tensors = gr.read_safetensors(a.start)
     spec = gr.Spec(meta, a.start)
     names = [n for n, _, _ in tensors]
@@ -120,19 +111,13 @@ def main():
     t0 = time.time()
     unorm = 0.0                                   # sum of |Δθ| since the last line
     for step in range(1, a.steps + 1):
-        Y, qpos, y = gr.batch(spec, a.batch, gen)
-        seeds = torch.randint(0, 2, (a.seeds, spec.R), generator=gen).to(torch.float32)
         if a.smooth > 0:
-            eps = [torch.randn(t.shape, generator=gen) for t in params]
-            Q = {n: P[n] + a.smooth * e for n, e in zip(names, eps)}
+            def perturbed():
+                return {n: P[n] + a.smooth * torch.randn(P[n].shape, generator=gen)
+                        for n in names}
+            loss, z, yy = gdref.batch_loss(gr, spec, perturbed, a.batch, a.seeds, a.q, gen)
         else:
-            Q = P
-        B = a.batch * a.seeds
-        z = gr.forward_tabled(spec, Q, gr.token_ids(spec, Y, qpos), seeds).reshape(B, spec.O)
-        yy = y[:, None, :].expand(a.batch, a.seeds, spec.d).reshape(B, spec.d)
-        ell = torch.nn.functional.binary_cross_entropy_with_logits(
-            z, yy, reduction="none").mean(1)
-        loss = gr.lq_pool(ell.view(a.batch, a.seeds).mean(1), a.q)
+            loss, z, yy = gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen)
         g = torch.autograd.grad(loss, params)
         if a.normalize:
             gn = math.sqrt(sum(float((t * t).sum()) for t in g))
@@ -146,7 +131,7 @@ def main():
         if a.clip > 0:
             torch.nn.utils.clip_grad_norm_(params, a.clip)
         for grp in opt.param_groups:
-            grp["lr"] = lr_at(a, step - 1)
+            grp["lr"] = lr_at(gr, a, step - 1)
         before = [t.detach().clone() for t in params]
         opt.step()
         with torch.no_grad():

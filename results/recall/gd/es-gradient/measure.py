@@ -16,8 +16,6 @@ is signal, to first order), and the mean cosine of each estimate with the
 reference -∇L, over all of θ and over the seed rows of embed.w alone.
 """
 import argparse
-import importlib.machinery
-import importlib.util
 import itertools
 import json
 import os
@@ -25,22 +23,9 @@ import re
 import sys
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = os.path.join(HERE, "..", "..", "..", "..", "scripts")
-sys.path.insert(0, SCRIPTS)
+import gdref  # noqa: E402  (puts scripts/ on the path)
 import safetensors_io  # noqa: E402
-
 import torch  # noqa: E402
-
-
-def load_gd_reference():
-    path = os.path.join(SCRIPTS, "gd-reference")
-    loader = importlib.machinery.SourceFileLoader("gd_reference", path)
-    spec = importlib.util.spec_from_loader("gd_reference", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    mod.torch = torch
-    return mod
 
 
 def flat(f, names):
@@ -62,7 +47,7 @@ def main():
     p.add_argument("--ref", type=int, default=256, help="batch gradients in the reference")
     a = p.parse_args()
     torch.set_num_threads(1)
-    gr = load_gd_reference()
+    gr = gdref.load()
     start = safetensors_io.File(a.start)
     names = start.names
     spec = gr.Spec(start.meta, a.start)
@@ -85,14 +70,7 @@ def main():
     gen = torch.Generator().manual_seed(12345)
 
     def gd_grad():
-        Y, qpos, y = gr.batch(spec, a.batch, gen)
-        seeds = torch.randint(0, 2, (a.seeds, spec.R), generator=gen).to(torch.float32)
-        B = a.batch * a.seeds
-        z = gr.forward_tabled(spec, P, gr.token_ids(spec, Y, qpos), seeds).reshape(B, spec.O)
-        yy = y[:, None, :].expand(a.batch, a.seeds, spec.d).reshape(B, spec.d)
-        ell = torch.nn.functional.binary_cross_entropy_with_logits(
-            z, yy, reduction="none").mean(1)
-        loss = gr.lq_pool(ell.view(a.batch, a.seeds).mean(1), a.q)
+        loss = gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen)[0]
         g = torch.autograd.grad(loss, [P[n] for n in names])
         return torch.cat([t.reshape(-1).to(torch.float64) for t in g])
 
