@@ -7,7 +7,8 @@ table was made).
 RUNDIR holds NAME.safetensors, NAME-STEP.safetensors, their
 `randes eval ... --set eval.max_inputs=0` JSON and NAME.log for each run
 below.  Writes trajectories.csv (every snapshot's figures) and copies each
-run's final model, eval.json and log into runs/NAME/.  The first runs were
+run's final model, eval.json and log into runs/NAME/ (and the snapshots
+in KEEP as model-STEP.safetensors).  The first runs were
 made before adam-mimic.py stamped its own metadata: their model files say
 "gd-reference", so the copies get the trained_by line of the command that
 made them (tensors unchanged).
@@ -43,6 +44,10 @@ RUNS = [  # name, options after START OUT (all from the same START)
     ("es-b0.95-noise1.6", ES + " --steps 3000 --beta2 0.95 --noise 1.6"),
 ]
 
+# snapshots kept beside the final model: GD at the bottom of its trough,
+# where measure-gd1000.json compares ES's estimate with GD's
+KEEP = {"gd-clean": [1000]}
+
 
 def figures(path):
     e = json.load(open(path))
@@ -65,14 +70,17 @@ def main():
             rows.append(dict(run=name, step=step, options=opts, **figures(ev)))
         d = os.path.join(HERE, "runs", name)
         os.makedirs(d, exist_ok=True)
-        f = safetensors_io.File(os.path.join(src, name + ".safetensors"))
-        meta = dict(f.meta)
-        if "adam-mimic" not in meta["trained_by"]:
-            meta["trained_by"] = ("results/recall/gd/es-gradient/adam-mimic.py START OUT %s "
-                                  "(at step %d)" % (opts, final))
-            meta["config"] = meta["config"].replace('"gd-reference"', '"adam-mimic"')
-        safetensors_io.write(os.path.join(d, "model.safetensors"), meta,
-                             [(n, f.shape(n), f.raw(n)) for n in f.names])
+        for step in [final] + KEEP.get(name, []):
+            stem = name if step == final else "%s-%d" % (name, step)
+            f = safetensors_io.File(os.path.join(src, stem + ".safetensors"))
+            meta = dict(f.meta)
+            if "adam-mimic" not in meta["trained_by"]:
+                meta["trained_by"] = ("results/recall/gd/es-gradient/adam-mimic.py START OUT "
+                                      "%s (at step %d)" % (opts, step))
+                meta["config"] = meta["config"].replace('"gd-reference"', '"adam-mimic"')
+            safetensors_io.write(os.path.join(d, "model%s.safetensors"
+                                              % ("" if step == final else "-%d" % step)),
+                                 meta, [(n, f.shape(n), f.raw(n)) for n in f.names])
         shutil.copy(os.path.join(src, name + ".safetensors.eval.json"),
                     os.path.join(d, "eval.json"))
         shutil.copy(os.path.join(src, name + ".log"), os.path.join(d, "train.log"))
