@@ -33,7 +33,13 @@ import time
 
 sys.dont_write_bytecode = True
 import gdref  # noqa: E402  (puts scripts/ on the path)
+import safetensors_io  # noqa: E402
 import torch  # noqa: E402
+
+
+def norm(ts):
+    """The global norm of a list of tensors."""
+    return math.sqrt(sum(float((t * t).sum()) for t in ts))
 
 
 def lr_at(gr, a, step):
@@ -87,43 +93,40 @@ def main():
     D = sum(t.numel() for t in params)
     opt = torch.optim.Adam(params, lr=a.lr, betas=(0.9, a.beta2), eps=a.eps)
     gen = torch.Generator().manual_seed(a.seed)
-    # what out_meta records
+    # gd-reference's model metadata (its out_meta reads these), then what
+    # trained the model instead of gd-reference
     rec = argparse.Namespace(variant="q_R", q=a.q, steps=a.steps, batch=a.batch,
                              seeds=a.seeds, lr=a.lr, lr_end=a.lr_end, warmup=a.warmup,
                              init_seed=a.seed, from_template=True)
-    # the model file says what trained it (gd-reference's save writes the rest)
     what = ("results/recall/gd/es-gradient/adam-mimic.py q=%g steps=%d batch=%d seeds=%d "
             "seed=%d lr=%g lr_end=%g lr_steps=%d schedule=%s warmup=%d beta2=%g eps=%g "
             "clip=%g normalize=%d noise=%g smooth=%g"
             % (a.q, a.steps, a.batch, a.seeds, a.seed, a.lr, a.lr_end, a.lr_steps,
                a.schedule, a.warmup, a.beta2, a.eps, a.clip, int(a.normalize), a.noise,
                a.smooth))
-    gd_meta = gr.out_meta
 
-    def out_meta(spec_, meta_, a_, step_):
-        md = gd_meta(spec_, meta_, a_, step_)
-        md["trained_by"] = what + " (at step %d)" % step_
+    def save(path, step):
+        md = gr.out_meta(spec, meta, rec, step)
+        md["trained_by"] = what + " (at step %d)" % step
         md["config"] = md["config"].replace('"gd-reference"', '"adam-mimic"')
-        return md
-    gr.out_meta = out_meta
+        safetensors_io.write(path, md, [(n, shape, safetensors_io.to_bytes(
+            P[n].detach().reshape(-1).tolist())) for n, shape, _ in tensors])
+
+    def perturbed():                              # θ + σε, ε drawn from gen
+        return {n: P[n] + a.smooth * torch.randn(P[n].shape, generator=gen) for n in names}
     print("adam-mimic: q %g, n %d, m %d, %d steps, noise %g, smooth %g, D %d"
           % (a.q, a.batch, a.seeds, a.steps, a.noise, a.smooth, D), flush=True)
     t0 = time.time()
     unorm = 0.0                                   # sum of |Δθ| since the last line
     for step in range(1, a.steps + 1):
-        if a.smooth > 0:
-            def perturbed():
-                return {n: P[n] + a.smooth * torch.randn(P[n].shape, generator=gen)
-                        for n in names}
-            loss, z, yy = gdref.batch_loss(gr, spec, perturbed, a.batch, a.seeds, a.q, gen)
-        else:
-            loss, z, yy = gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen)
+        loss, z, yy = gdref.batch_loss(gr, spec, perturbed if a.smooth > 0 else P,
+                                       a.batch, a.seeds, a.q, gen)
         g = torch.autograd.grad(loss, params)
         if a.normalize:
-            gn = math.sqrt(sum(float((t * t).sum()) for t in g))
+            gn = norm(g)
             g = [t / gn for t in g] if gn > 0 else g
         if a.noise > 0:
-            gn = math.sqrt(sum(float((t * t).sum()) for t in g))
+            gn = norm(g)
             g = [t + a.noise * gn / math.sqrt(D) * torch.randn(t.shape, generator=gen)
                  for t in g]
         for t, gt in zip(params, g):
@@ -135,7 +138,7 @@ def main():
         before = [t.detach().clone() for t in params]
         opt.step()
         with torch.no_grad():
-            unorm += math.sqrt(sum(float(((t - b) ** 2).sum()) for t, b in zip(params, before)))
+            unorm += norm([t - b for t, b in zip(params, before)])
         if step % 50 == 0:
             succ = ((z > 0).to(torch.float32) == yy).all(1).to(torch.float32).mean().item()
             print("step %5d  L^q %.4f  success %.3f  |step| %.4f  %.0f s"
@@ -144,7 +147,7 @@ def main():
         if step % a.save_every == 0 or step == a.steps:
             out = a.out if step == a.steps else a.out.replace(".safetensors",
                                                                "-%d.safetensors" % step)
-            gr.save(out, spec, meta, rec, tensors, P, step)
+            save(out, step)
     return 0
 
 

@@ -51,22 +51,17 @@ def main():
     start = safetensors_io.File(a.start)
     names = start.names
     spec = gr.Spec(start.meta, a.start)
-    theta0 = flat(start, names)
-    # the seed rows of embed.w: its last R rows (features F .. F+R-1)
-    mask = []
-    for n in names:
-        sh = start.shape(n)
-        k = 1
-        for s in sh:
-            k *= s
-        m = torch.zeros(k, dtype=torch.bool)
-        if n == "embed.w":
-            m.view(sh)[spec.F:spec.F + spec.R] = True
-        mask.append(m)
-    seedrows = torch.cat(mask)
-
     P = {n: torch.tensor(start.floats(n).tolist(), dtype=torch.float32)
          .view(start.shape(n)).requires_grad_(True) for n in names}
+    theta0 = torch.cat([P[n].detach().reshape(-1).to(torch.float64) for n in names])
+    # the seed rows of embed.w: its last R rows (features F .. F+R-1)
+    seedrows = []
+    for n in names:
+        m = torch.zeros(start.shape(n), dtype=torch.bool)
+        if n == "embed.w":
+            m[spec.F:spec.F + spec.R] = True
+        seedrows.append(m.reshape(-1))
+    seedrows = torch.cat(seedrows)
     gen = torch.Generator().manual_seed(12345)
 
     def gd_grad():
