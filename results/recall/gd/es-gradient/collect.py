@@ -44,9 +44,9 @@ RUNS = [  # name, options after START OUT (all from the same START)
     ("es-b0.95-noise1.6", ES + " --steps 3000 --beta2 0.95 --noise 1.6"),
 ]
 
-# snapshots kept beside the final model: GD at the bottom of its trough,
-# where measure-gd1000.json compares ES's estimate with GD's
-KEEP = {"gd-clean": [1000]}
+# snapshots kept beside the final model: GD in its trough (measure-gd1000.json
+# compares ES's estimate with GD's at 1,000) and after (grad-norms.py)
+KEEP = {"gd-clean": [500, 1000, 2000]}
 
 
 def figures(path):
