@@ -56,7 +56,8 @@ def lr_at(gr, a, step):
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("start")
     p.add_argument("out")
     p.add_argument("--noise", type=float, default=0.0)

@@ -18,7 +18,8 @@ import torch  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+")
     p.add_argument("--q", type=float, default=100.0)
     p.add_argument("--batch", type=int, default=512)

@@ -37,7 +37,8 @@ def cos(a, b):
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("start")
     p.add_argument("esdirs", nargs="+")
     p.add_argument("--q", type=float, default=128.0)
