@@ -97,6 +97,7 @@ static const struct bad_row {
 	{BASE "objective:\n  seeds: -3\n", NULL, "4:10: objective.seeds:"},
 	{BASE "objective:\n  inputs: 0\n", NULL, "4:11: objective.inputs:"},
 	{BASE "es: {beta1: 1.0}\n", NULL, "3:13: es.beta1:"},
+	{BASE "es: {grad_clip: -1}\n", NULL, "3:17: es.grad_clip:"},
 	{BASE "es: {beta2: -0.1}\n", NULL, "3:13: es.beta2:"},
 	{BASE "es: {sigma: inf}\n", NULL, "3:13: es.sigma:"},
 	{BASE "es: {lr: .nan}\n", NULL, "3:10: es.lr:"},
@@ -369,7 +370,7 @@ START_TEST(config_preset_coloring)
 	ck_assert(c.es.lr.value == 0.01);
 	ck_assert_int_eq(c.es.optimizer, ES_OPTIMIZER_ADAM);
 	ck_assert(c.es.beta1 == 0.9 && c.es.beta2 == 0.999 && c.es.eps == 1e-8);
-	ck_assert(c.es.weight_decay == 0.0);
+	ck_assert(c.es.weight_decay == 0.0 && c.es.grad_clip == 0.0);
 	ck_assert_int_eq(c.es.shaping, ES_SHAPING_CENTERED_RANKS);
 	ck_assert(c.es.momentum == 0.9 && c.es.max_speed == 0.1);
 	ck_assert_int_eq(c.es.assign, ES_ASSIGN_STATIC);
@@ -812,6 +813,7 @@ START_TEST(config_round_trip_edges)
 		c.model.seed_encoding.kind = (enum rse_kind)rng_below(&s, 3);
 		c.model.embedding_init_var = edge_double(&s, 0);
 		c.es.weight_decay = rng_below(&s, 2) ? -0.0 : edge_double(&s, 0);
+		c.es.grad_clip = edge_double(&s, 0);
 		c.es.beta2 = rng_uniform_double(&s);
 		c.es.optimizer = (enum es_optimizer)rng_below(&s, 3);
 		c.es.shaping = (enum es_shaping)rng_below(&s, 3);

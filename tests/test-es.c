@@ -766,6 +766,70 @@ START_TEST(es_clipup_hand)
 }
 END_TEST
 
+/* es.grad_clip, with SGD at lr 1 (θ = the step = the clipped g) and
+ * g = ε_0/(2σ) (P = 2, shaping none):
+ *   clip 2: θ = 2 ε_0/‖ε_0‖, the stats keep ‖g‖ = ‖ε_0‖/(2σ), the update 2;
+ *   clip above ‖g‖: θ is the unclipped run's, bit for bit;
+ *   ClipUp: its step is the same with and without the clip (it steps on
+ *   g/‖g‖), up to rounding. */
+START_TEST(es_grad_clip_hand)
+{
+	enum { D = 6 };
+	struct config c;
+	struct es es, ref;
+	struct es_stats st;
+	const float up[2] = {1, 0};
+	float zero[D] = {0}, e0[D];
+	double sigma = 0.02, n = 0;
+
+	noise_of(42, 0, 0, e0, D);
+	for (size_t i = 0; i < D; i++)
+		n += (double)e0[i] * e0[i];
+	n = sqrt(n);
+
+	cfg_make(&c, ES_STRATEGY_OPENAI_ES, ES_OPTIMIZER_SGD, 2, sigma, 1.0);
+	c.es.shaping = ES_SHAPING_NONE;
+	c.es.grad_clip = 2.0;
+	es_setup(&es, &c, zero, D);
+	ck_assert_int_eq(es_update(&es, &c, 0, up, &st), 0);
+	for (size_t i = 0; i < D; i++)
+		ck_assert_msg(fabs(es.theta[i] - 2.0 * e0[i] / n) < 1e-6,
+			      "i %zu: %.9g vs %.9g", i, es.theta[i],
+			      2.0 * e0[i] / n);
+	ck_assert_msg(close_rel(st.grad_norm, n / (2 * sigma), 1e-12),
+		      "grad_norm %.17g, want %.17g", st.grad_norm,
+		      n / (2 * sigma));
+	ck_assert(close_rel(st.update_norm, 2.0, 1e-12));
+	es_free(&es);
+
+	/* a clip the gradient does not reach changes nothing */
+	c.es.grad_clip = 1.001 * n / (2 * sigma);
+	es_setup(&es, &c, zero, D);
+	c.es.grad_clip = 0;
+	es_setup(&ref, &c, zero, D);
+	c.es.grad_clip = 1.001 * n / (2 * sigma);
+	es_update(&es, &c, 0, up, NULL);
+	c.es.grad_clip = 0;
+	es_update(&ref, &c, 0, up, NULL);
+	ck_assert(memcmp(es.theta, ref.theta, sizeof(zero)) == 0);
+	ck_assert(fabs(es.theta[0] - e0[0] / (2 * sigma)) < 1e-4);
+	es_free(&es);
+	es_free(&ref);
+
+	/* ClipUp with and without a clip far below ‖g‖ */
+	cfg_make(&c, ES_STRATEGY_OPENAI_ES, ES_OPTIMIZER_CLIPUP, 2, sigma, 0.1);
+	c.es.shaping = ES_SHAPING_NONE;
+	c.es.max_speed = 1.0;
+	c.es.grad_clip = 1e-3;
+	es_setup(&es, &c, zero, D);
+	es_update(&es, &c, 0, up, &st);
+	ck_assert(close_rel(st.grad_norm, n / (2 * sigma), 1e-12));
+	for (size_t i = 0; i < D; i++)
+		ck_assert(fabs(es.theta[i] - 0.1 * e0[i] / n) < 1e-7);
+	es_free(&es);
+}
+END_TEST
+
 /* Decoupled weight decay with a zero gradient (raw fitness all equal):
  * θ ← θ − lr·wd·θ = 0.95θ for lr 0.1, wd 0.5, for every optimizer. */
 START_TEST(es_weight_decay)
@@ -1337,6 +1401,7 @@ static Suite *es_suite(void)
 	tcase_add_test(tc, es_adam_hand);
 	tcase_add_test(tc, es_sgd_momentum);
 	tcase_add_test(tc, es_clipup_hand);
+	tcase_add_test(tc, es_grad_clip_hand);
 	tcase_add_loop_test(tc, es_weight_decay, 0, 6);
 	suite_add_tcase(s, tc);
 

@@ -304,6 +304,8 @@ static const struct desc descs[] = {
 	 .flags = DF_LOCKED, .words = optimizer_words},
 	{.path = "es.weight_decay", .type = DESC_DOUBLE, F(es.weight_decay),
 	 .min = 0, .max = HUGE_VAL},
+	{.path = "es.grad_clip", .type = DESC_DOUBLE, F(es.grad_clip),
+	 .min = 0, .max = HUGE_VAL},
 	{.path = "es.shaping", .type = DESC_ENUM, F(es.shaping),
 	 .words = shaping_words},
 	{.path = "es.beta1", .type = DESC_DOUBLE, F(es.beta1), .min = 0,
@@ -1287,6 +1289,7 @@ void config_defaults(struct config *cfg, enum task_kind kind)
 	sched_const(&cfg->es.lr, 0.01);
 	cfg->es.optimizer = ES_OPTIMIZER_ADAM;
 	cfg->es.weight_decay = 0.0;
+	cfg->es.grad_clip = 0.0;
 	cfg->es.shaping = ES_SHAPING_CENTERED_RANKS;
 	cfg->es.beta1 = 0.9;
 	cfg->es.beta2 = 0.999;

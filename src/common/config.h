@@ -207,6 +207,7 @@ struct config_es {
 	struct sched lr;            /* (centre) learning rate                 */
 	enum es_optimizer optimizer;
 	double weight_decay;        /* decoupled: theta -= lr * wd * theta    */
+	double grad_clip;           /* ‖g‖ above it is scaled to it; 0 = none */
 	enum es_shaping shaping;
 	double beta1, beta2, eps;   /* Adam                                   */
 	double momentum;            /* SGD / ClipUp momentum                  */

@@ -388,7 +388,7 @@ static void group_flush(struct es *es, struct pair_group *gr)
 
 /* Turns the gradient es->grad into the centre step es->step (ascent) and
  * advances the optimizer state.  lr = lr(g); gn = ‖es->grad‖₂ (norm2),
- * read by ClipUp only.  The loops are es_vec's, whose contracts are the
+ * read by ClipUp only (0 for the others).  The loops are es_vec's, whose contracts are the
  * scalar formulas in the comments. */
 static void optimizer_step(struct es *es, const struct config_es *c,
 			   double lr, double gn)
@@ -447,7 +447,7 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 {
 	size_t D = es->dim, P = es->population, pairs = P / 2;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
-	double b = 0, gsum, dsum;
+	double b = 0, gsum, dsum, gn_step;
 	struct pair_group gr = {.n = 0};
 	size_t n_bad, theta_bad;
 
@@ -507,11 +507,20 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 		es_vec_div(es->grad, (double)P * sigma_g, D);
 	}
 
-	/* ClipUp needs ‖grad‖ before its step; otherwise the gradient norm
-	 * is summed below beside the update norm (the same sum). */
-	if (es->optimizer == ES_OPTIMIZER_CLIPUP)
-		st->grad_norm = norm2(es->grad, D);
-	optimizer_step(es, c, lr, st->grad_norm);
+	/* es.grad_clip scales the estimate down to that global norm, as
+	 * gradient descent clips its gradient (stats keep the norm before).
+	 * ClipUp needs ‖grad‖ before its step, of the gradient it steps on;
+	 * otherwise the norm is summed below beside the update norm (the
+	 * same sum). */
+	gn_step = 0;
+	if (c->grad_clip > 0 || es->optimizer == ES_OPTIMIZER_CLIPUP) {
+		gn_step = st->grad_norm = norm2(es->grad, D);
+		if (c->grad_clip > 0 && gn_step > c->grad_clip) {
+			es_vec_scale(es->grad, c->grad_clip / gn_step, D);
+			gn_step = norm2(es->grad, D);
+		}
+	}
+	optimizer_step(es, c, lr, gn_step);
 
 	/* θ ← θ + step − lr·wd·θ (decoupled weight decay, from the old θ);
 	 * es->step becomes the move d = step − lr·wd·θ.  Finite fitness and
@@ -520,7 +529,7 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 	 * continue with inf. */
 	theta_bad = es_vec_theta(es->theta, es->step, lr * c->weight_decay, D);
 	RANDES_ASSERT(theta_bad == 0);
-	if (es->optimizer == ES_OPTIMIZER_CLIPUP) {
+	if (c->grad_clip > 0 || es->optimizer == ES_OPTIMIZER_CLIPUP) {
 		dsum = sumsq(es->step, D);
 	} else {
 		sumsq2(es->grad, es->step, D, &gsum, &dsum);
