@@ -34,6 +34,7 @@ RUNS = [  # name, options after START OUT (all from the same START)
     ("gd-smooth0.01", GD + " --steps 3000 --smooth 0.01"),
     ("gd-smooth0.02", GD + " --steps 3000 --smooth 0.02"),
     ("gd-noise1.6", GD + " --steps 3000 --noise 1.6"),
+    ("gd-noise1.6-noclip", GD.replace("--clip 1", "--clip 0") + " --steps 3000 --noise 1.6"),
     ("gd-norm", GD + " --steps 3000 --normalize"),
     ("gd-all", GD + " --steps 3000 --normalize --noise 1.6 --smooth 0.02"),
     ("gdrecipe-q128", GD.replace("--q 100", "--q 128") + " --steps 2000"),
@@ -58,6 +59,9 @@ def figures(path):
 
 
 def main():
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        sys.stdout.write(__doc__)
+        sys.exit(0 if len(sys.argv) == 2 else 2)
     src = sys.argv[1]
     rows = []
     for name, opts in RUNS:
