@@ -388,8 +388,8 @@ static void group_flush(struct es *es, struct pair_group *gr)
 
 /* Turns the gradient es->grad into the centre step es->step (ascent) and
  * advances the optimizer state.  lr = lr(g); gn = ‖es->grad‖₂ (norm2),
- * read by ClipUp only (0 for the others).  The loops are es_vec's, whose contracts are the
- * scalar formulas in the comments. */
+ * read by ClipUp only (0 for the others).  The loops are es_vec's, whose
+ * contracts are the scalar formulas in the comments. */
 static void optimizer_step(struct es *es, const struct config_es *c,
 			   double lr, double gn)
 {
