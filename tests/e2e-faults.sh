@@ -325,20 +325,11 @@ pass "a malformed RANDES_FAULT: exit 2 before anything is written"
 # ---------------------------------------------------------------------------
 # 4. A full and a read-only file system (a tmpfs mounted by the test).
 MNT="$WORK/mnt"
-mkdir "$MNT"
 mounted=0
-cleanup() {
-	if [ "$mounted" = 1 ]; then
-		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'cleanup; exit 1' INT TERM
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m,mode=0755 randes-e2e "$MNT" 2>mount.err; then
+if mount_tmpfs "$MNT" 1m; then
 	mounted=1
 else
-	echo "SKIP: full/read-only file system cases: cannot mount a tmpfs ($(cat mount.err 2>/dev/null || echo 'not root'))"
+	echo "SKIP: full/read-only file system cases: cannot mount a tmpfs ($(cat "$WORK/mount.err"))"
 fi
 
 if [ "$mounted" = 1 ]; then

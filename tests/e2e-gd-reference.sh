@@ -145,23 +145,14 @@ pass "a fresh run over a state, other options, no state and a damaged state exit
 # last save stay whole (no temp files left), and after the operator makes
 # room --resume ends at the uninterrupted run's model, byte for byte.
 MNT="$WORK/mnt"
-mkdir "$MNT"
-mounted=0
-cleanup() {
-	if [ "$mounted" = 1 ]; then
-		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'cleanup; exit 1' INT TERM
 # The template's state is 70,586 bytes (18 pages) and its model 20,236 (5):
 # in 20 pages the first state fits and its model does not; in 32 pages the
 # first save (step 30) fits, the second's state.tmp does not beside them.
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=80k,mode=0755 randes-e2e "$MNT" 2>mount.err; then
+mounted=0
+if mount_tmpfs "$MNT" 80k; then
 	mounted=1
 else
-	echo "SKIP: full file system case: cannot mount a tmpfs ($(cat mount.err 2>/dev/null || echo 'not root'))"
+	echo "SKIP: full file system case: cannot mount a tmpfs ($(cat "$WORK/mount.err"))"
 fi
 if [ "$mounted" = 1 ]; then
 	F="$MNT/full.safetensors"

@@ -64,3 +64,22 @@ wait_for_lines() {
 	done
 	fail "$f did not reach $n lines in ${t}s"
 }
+
+# mount_tmpfs DIR SIZE: a tmpfs of SIZE (mount's size=) at DIR, created,
+# unmounted when the test exits.  Fails (status 1, the reason in
+# $WORK/mount.err) when it cannot mount: not root, or no mount permission.
+mount_tmpfs() {
+	mkdir -p "$1"
+	if [ "$(id -u)" != 0 ]; then
+		echo "not root" >"$WORK/mount.err"
+		return 1
+	fi
+	mount -t tmpfs -o "size=$2,mode=0755" randes-e2e "$1" 2>"$WORK/mount.err" || return 1
+	TMPFS_DIR=$1
+	trap 'umount_tmpfs; rm -rf "$WORK"' EXIT
+	trap 'umount_tmpfs; rm -rf "$WORK"; exit 1' INT TERM
+}
+
+umount_tmpfs() {
+	umount "$TMPFS_DIR" 2>/dev/null || umount -l "$TMPFS_DIR" 2>/dev/null || true
+}

@@ -517,7 +517,8 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 		gn_step = st->grad_norm = norm2(es->grad, D);
 		if (c->grad_clip > 0 && gn_step > c->grad_clip) {
 			es_vec_scale(es->grad, c->grad_clip / gn_step, D);
-			gn_step = norm2(es->grad, D);
+			if (es->optimizer == ES_OPTIMIZER_CLIPUP)
+				gn_step = norm2(es->grad, D);
 		}
 	}
 	optimizer_step(es, c, lr, gn_step);

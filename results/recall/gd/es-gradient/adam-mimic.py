@@ -37,11 +37,6 @@ import safetensors_io  # noqa: E402
 import torch  # noqa: E402
 
 
-def norm(ts):
-    """The global norm of a list of tensors."""
-    return math.sqrt(sum(float((t * t).sum()) for t in ts))
-
-
 def lr_at(gr, a, step):
     """Linear warm-up from 0 over --warmup steps, then a cosine
     (gd-reference's own schedule) or a line from --lr to --lr-end at
@@ -124,10 +119,10 @@ def main():
                                        a.batch, a.seeds, a.q, gen)
         g = torch.autograd.grad(loss, params)
         if a.normalize:
-            gn = norm(g)
+            gn = gdref.norm(g)
             g = [t / gn for t in g] if gn > 0 else g
         if a.noise > 0:
-            gn = norm(g)
+            gn = gdref.norm(g)
             g = [t + a.noise * gn / math.sqrt(D) * torch.randn(t.shape, generator=gen)
                  for t in g]
         for t, gt in zip(params, g):
@@ -139,7 +134,7 @@ def main():
         before = [t.detach().clone() for t in params]
         opt.step()
         with torch.no_grad():
-            unorm += norm([t - b for t, b in zip(params, before)])
+            unorm += gdref.norm([t - b for t, b in zip(params, before)])
         if step % 50 == 0:
             succ = ((z > 0).to(torch.float32) == yy).all(1).to(torch.float32).mean().item()
             print("step %5d  L^q %.4f  success %.3f  |step| %.4f  %.0f s"

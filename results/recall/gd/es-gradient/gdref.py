@@ -3,6 +3,7 @@ and its batch loss (PAPER.md 2.5: n fresh inputs, m fresh seeds shared by
 the batch, L^q over the inputs of the mean BCE over the seeds)."""
 import importlib.machinery
 import importlib.util
+import math
 import os
 import sys
 
@@ -37,3 +38,8 @@ def batch_loss(gr, spec, P, n, m, q, gen):
     yy = y[:, None, :].expand(n, m, spec.d).reshape(n * m, spec.d)
     ell = torch.nn.functional.binary_cross_entropy_with_logits(z, yy, reduction="none").mean(1)
     return gr.lq_pool(ell.view(n, m).mean(1), q), z, yy
+
+
+def norm(ts):
+    """The global norm of a list of tensors (summed in double)."""
+    return math.sqrt(sum(float((t * t).sum()) for t in ts))

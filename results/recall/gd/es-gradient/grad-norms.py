@@ -38,7 +38,7 @@ def main():
         for _ in range(a.batches):
             loss = gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen)[0]
             g = torch.autograd.grad(loss, list(P.values()))
-            ns.append(float(sum((t * t).sum() for t in g)) ** 0.5)
+            ns.append(gdref.norm(g))
         print("%s: |grad L^%g| median %.3f, least %.3f, largest %.3f over %d batches"
               % (path, a.q, statistics.median(ns), min(ns), max(ns), a.batches))
 
