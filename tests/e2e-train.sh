@@ -25,7 +25,8 @@ assert [l["g"] for l in lines] == list(range(12)), [l["g"] for l in lines]
 for l in lines:
     for k in ("fitness_min", "fitness_mean", "fitness_max", "objective",
               "sigma", "evals_per_s", "t_eval", "t_comm", "t_update",
-              "theta_hash", "bytes_down", "bytes_up"):
+              "grad_norm", "update_norm", "theta_hash", "bytes_down",
+              "bytes_up"):
         assert k in l, k
     assert l["fitness_min"] <= l["fitness_mean"] <= l["fitness_max"]
 ev = json.load(open(sys.argv[2]))
@@ -66,3 +67,21 @@ print(f"sphere: f(centre) {first:.4g} -> {last:.4g} ({first / last:.0f}x)")
 assert first / last > 1000
 PYEOF
 pass "sphere D=100 reduced by more than 1000x through the daemon"
+
+# grad_norm is the estimate before es.grad_clip: with plain SGD every
+# update is lr·min(grad_norm, clip) long, and the clip acts on some lines.
+run 1 train "$SRC/configs/sphere.yaml" --run-dir clip --set run.generations=30 \
+	--set run.eval_at_end=false --set es.optimizer=sgd --set es.momentum=0 \
+	--set es.grad_clip=5.6 >/dev/null 2>&1 || fail "sphere run with es.grad_clip"
+$PY - clip/metrics.jsonl <<'PYEOF' || fail "grad_norm / update_norm with es.grad_clip"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+clipped = 0
+for l in lines:
+    want = l["lr"] * min(l["grad_norm"], 5.6)
+    assert abs(l["update_norm"] - want) <= 1e-7 * want, (l["g"], l["update_norm"], want)
+    clipped += l["grad_norm"] > 5.6
+print(f"clip: {clipped} of {len(lines)} generations clipped")
+assert 0 < clipped < len(lines)  # the clip acts on some, not all
+PYEOF
+pass "metrics grad_norm: the estimate's norm before es.grad_clip, the update lr·min(norm, clip)"
