@@ -6,7 +6,16 @@ RANDES=${1:?usage: $0 RANDES_BINARY SOURCE_ROOT}
 SRC=${2:?usage: $0 RANDES_BINARY SOURCE_ROOT}
 MPIRUN="$SRC/scripts/mpirun-local"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/randes-e2e-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+TMPFS_DIR= # set by mount_tmpfs
+
+# cleanup: unmounts mount_tmpfs's file system, if any, and removes $WORK.
+cleanup() {
+	if [ -n "$TMPFS_DIR" ]; then
+		umount "$TMPFS_DIR" 2>/dev/null || umount -l "$TMPFS_DIR" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 cd "$WORK"
 export OPENBLAS_NUM_THREADS=1
 
@@ -66,8 +75,9 @@ wait_for_lines() {
 }
 
 # mount_tmpfs DIR SIZE: a tmpfs of SIZE (mount's size=) at DIR, created,
-# unmounted when the test exits.  Fails (status 1, the reason in
-# $WORK/mount.err) when it cannot mount: not root, or no mount permission.
+# unmounted by cleanup when the test exits or is interrupted.  Fails
+# (status 1, the reason in $WORK/mount.err) when it cannot mount: not
+# root, or no mount permission.
 mount_tmpfs() {
 	mkdir -p "$1"
 	if [ "$(id -u)" != 0 ]; then
@@ -76,10 +86,5 @@ mount_tmpfs() {
 	fi
 	mount -t tmpfs -o "size=$2,mode=0755" randes-e2e "$1" 2>"$WORK/mount.err" || return 1
 	TMPFS_DIR=$1
-	trap 'umount_tmpfs; rm -rf "$WORK"' EXIT
-	trap 'umount_tmpfs; rm -rf "$WORK"; exit 1' INT TERM
-}
-
-umount_tmpfs() {
-	umount "$TMPFS_DIR" 2>/dev/null || umount -l "$TMPFS_DIR" 2>/dev/null || true
+	trap 'cleanup; exit 1' INT TERM
 }
