@@ -264,6 +264,19 @@ grep -q 'resuming' watch2.out || fail "--watch: the queued run was not resumed"
 pass "--watch: accepted good.yaml, rejected bad.yaml with its .err, resumed an interrupted run; SIGUSR1 exits 0"
 
 # --- plots -----------------------------------------------------------------------
+is_png() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '211PNG' ]; }
+# Evaluated snapshots (as scripts/eval-snapshots writes them) for two runs,
+# one with a figure absent (-1), one with a grid world's reward columns.
+mkdir -p 'R/g/variant=q_R,seed=1/models' 'R/g/variant=q_R,seed=2/models'
+cat >'R/g/variant=q_R,seed=1/models/snapshots.csv' <<'CSV'
+generation,success_average,success_p5,success_worst,majority1_average,majority1_p5,majority5_average,majority5_p5,predictive_variance_average,predictive_variance_p95,seed_disagreement_average,seed_disagreement_p95
+20,0.6,0.2,0.0,0.6,0.2,0.7,0.3,0.02,0.04,-1,-1
+10,0.5,0.1,0.0,0.5,0.1,0.6,0.2,0.01,0.03,-1,-1
+CSV
+cat >'R/g/variant=q_R,seed=2/models/snapshots.csv' <<'CSV'
+generation,success_average,success_p5,success_worst,majority1_average,majority1_p5,predictive_variance_average,predictive_variance_p95,seed_disagreement_average,seed_disagreement_p95,reward_average,reward_p5,reward_worst
+10,0.5,0.0,0.0,0.5,0.0,0.01,0.02,0.1,0.2,-12.5,-20,-24
+CSV
 rc=0
 RANDES_PLOT_NO_INSTALL=1 "$SRC/scripts/plot" R/g >plot.out 2>plot.err || rc=$?
 if [ "$rc" = 77 ]; then
@@ -273,6 +286,8 @@ else
 	[ -s R/g/report.html ] || fail "no report.html"
 	ls R/g/plots/curves/*.png >/dev/null 2>&1 || fail "no training curves in the report"
 	grep -q 'variant=q_R,seed=2' R/g/report.html || fail "report.html lacks the runs"
+	is_png R/g/plots/snapshots.png && grep -q "src='plots/snapshots.png'" R/g/report.html ||
+		fail "no snapshots figure in the sweep report"
 	# A sweep over q and N makes the paper's figures.
 	cat >qn.yaml <<'YAML'
 name: qn
@@ -287,12 +302,26 @@ YAML
 	RANDES_PLOT_NO_INSTALL=1 "$SRC/scripts/plot" P/qn --no-curves >plot.out 2>plot.err ||
 		{ cat plot.err >&2; fail "scripts/plot P/qn"; }
 	for f in success_vs_N success_vs_q loss_vs_q variance_vs_q histograms_vs_q; do
-		[ "$(head -c 4 "P/qn/plots/$f.png" | od -An -c | tr -d ' ')" = '211PNG' ] ||
-			fail "P/qn/plots/$f.png is not a PNG"
+		is_png "P/qn/plots/$f.png" || fail "P/qn/plots/$f.png is not a PNG"
 	done
 	[ ! -e P/qn/plots/loss_vs_m.png ] || fail "loss_vs_m.png without an m sweep"
+	[ ! -e P/qn/plots/snapshots.png ] || fail "snapshots.png without snapshots"
 	"$SRC/scripts/plot" 'R/g/variant=q_R,seed=1' >/dev/null 2>&1 || fail "curves of one run"
-	[ -s 'R/g/variant=q_R,seed=1/curves.png' ] || fail "no curves.png"
+	is_png 'R/g/variant=q_R,seed=1/curves.png' || fail "no curves.png"
+	is_png 'R/g/variant=q_R,seed=1/snapshots.png' || fail "no snapshots.png for one run"
+	"$SRC/scripts/plot" 'R/g/variant=q_r0,seed=1' >/dev/null 2>&1 || fail "curves of one run"
+	[ ! -e 'R/g/variant=q_r0,seed=1/snapshots.png' ] || fail "snapshots.png without snapshots"
+	# --snapshots: runs of any sweeps in one figure; a run without the
+	# table is a usage error, a table without generations a data error.
+	expect_exit 0 "$SRC/scripts/plot" --snapshots 'R/g/variant=q_R,seed=1' \
+		'R/g/variant=q_R,seed=2' --out cmp.png
+	is_png cmp.png || fail "--snapshots wrote no PNG"
+	expect_exit 2 "$SRC/scripts/plot" --snapshots 'R/g/variant=q_R,seed=1' 'R/g/variant=q_r0,seed=1'
+	grep -q 'eval-snapshots' last.err || fail "--snapshots: the error does not say what to run"
+	expect_exit 2 "$SRC/scripts/plot" --snapshots
+	mkdir -p torn/models && printf 'generation,success_average\n,0.5\n' >torn/models/snapshots.csv
+	expect_exit 3 "$SRC/scripts/plot" --snapshots torn --out torn.png
+	[ ! -e torn.png ] || fail "--snapshots wrote a figure from a bad table"
 	expect_exit 2 "$SRC/scripts/plot" inbox
-	pass "scripts/plot: figures for the keys the sweep varies, report.html, run curves"
+	pass "scripts/plot: figures for the keys the sweep varies, snapshots over generations, report.html, run curves"
 fi
