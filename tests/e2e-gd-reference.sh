@@ -112,23 +112,50 @@ pass "SIGTERM writes a readable model and exits 4"
 # byte); other options, a damaged state and a fresh run over a state are
 # refused with exit 2.
 R=(--steps 200 --batch 64 --seeds 4 --log-every 10 --save-every 30 --threads 1)
-"$GD" t/model.safetensors --out straight.safetensors "${R[@]}" >straight.out 2>&1 ||
+"$GD" t/model.safetensors --out straight.safetensors "${R[@]}" --models straight/models >straight.out 2>&1 ||
 	{ cat straight.out >&2; fail "uninterrupted run"; }
 for how in TERM KILL; do
-	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" >r$how.out 2>&1 &
+	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" --models r$how/models >r$how.out 2>&1 &
 	pid=$!
 	wait_for_lines r$how.out 10 60
 	kill -$how "$pid"
 	wait "$pid" || true
 	grep -q "^step *200 " r$how.out && fail "$how: the run ended before the signal"
 	[ -f r$how.safetensors.state ] || fail "$how: no state written"
-	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" --resume >r$how-2.out 2>&1 ||
-		{ cat r$how-2.out >&2; fail "$how: --resume"; }
+	# killed between the state's write and --models' copy: the copy of the
+	# state's step is missing (the killed run saved at 30 or later)
+	[ $how = KILL ] && rm "$(ls -d r$how/models/* | sort -V | tail -n 1)"
+	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" --models r$how/models --resume \
+		>r$how-2.out 2>&1 || { cat r$how-2.out >&2; fail "$how: --resume"; }
 	grep -q 'resumed after step' r$how-2.out || fail "$how: no resume line"
 	cmp -s straight.safetensors r$how.safetensors ||
 		fail "$how: the resumed run's model differs from the uninterrupted run's"
+	for g in 30 60 90 120 150 180 200; do
+		cmp -s straight/models/model-g$g.safetensors r$how/models/model-g$g.safetensors ||
+			fail "$how: --models: step $g's model differs from the uninterrupted run's"
+	done
 done
 pass "a stopped or killed run resumes to the uninterrupted run's model, byte for byte"
+
+# --models keeps every save (steps 30, 60, ..., 180 and the last, 200),
+# the last one the model itself, and a resume writes the copy a kill left
+# unwritten; eval-snapshots evaluates them as it does
+# an ES run's snapshots, its last row being eval's figures of the model.
+[ "$(cd straight/models && ls | sort -V | tr '\n' ' ')" = \
+	"model-g30.safetensors model-g60.safetensors model-g90.safetensors model-g120.safetensors model-g150.safetensors model-g180.safetensors model-g200.safetensors " ] ||
+	fail "--models: not one file per save: $(ls straight/models)"
+cmp -s straight.safetensors straight/models/model-g200.safetensors ||
+	fail "--models: the last save is not the model"
+RANDES_BIN="$RANDES" "$SRC/scripts/eval-snapshots" straight >/dev/null 2>&1 ||
+	fail "eval-snapshots of gd-reference's --models"
+run 0 eval straight.safetensors --out straight.json >/dev/null 2>&1 || fail "eval of the model"
+last=$(tail -n 1 straight/models/snapshots.csv | cut -d, -f1,2)
+want=$(/usr/bin/python3 -c 'import json,sys; print("200,%s" % json.load(open(sys.argv[1]))["success"]["average"])' straight.json)
+[ "$last" = "$want" ] || fail "--models: snapshots.csv's last row is '$last', eval says '$want'"
+[ "$(wc -l <straight/models/snapshots.csv)" = 8 ] || fail "--models: snapshots.csv has not 7 rows"
+expect_exit 2 "$GD" t/model.safetensors --out nodir.safetensors "${R[@]}" --models /proc/no/such
+grep -q -- '--models /proc/no/such: cannot make it' "$WORK/last.err" || fail "no reason for a bad --models"
+pass "--models keeps each save as model-g<step>.safetensors, the resumed run's (one lost to a kill rewritten) as the uninterrupted one's; eval-snapshots evaluates them; an unmakeable DIR exits 2"
 expect_exit 2 "$GD" t/model.safetensors --out rTERM.safetensors "${R[@]}"
 grep -q 'state exists: --resume' "$WORK/last.err" || fail "no reason for a fresh run over a state"
 expect_exit 2 "$GD" t/model.safetensors --out rTERM.safetensors "${R[@]}" --resume --q 8
