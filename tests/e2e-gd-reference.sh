@@ -221,4 +221,22 @@ PYEOF
 	cmp -s straight.safetensors "$F" ||
 		fail "full disk (model): the resumed run's model differs from the uninterrupted run's"
 	pass "a full disk exits 2 ('No space left on device') and keeps what was saved: the state that does not fit leaves step 30's model and state, the model that does not fit leaves its state; both resume to the uninterrupted model"
+	# --models' copy that does not fit (6 pages: step 30's copy fits, step
+	# 60's temp file does not beside it): the model and state of step 60
+	# are written, and --resume writes the missing copy
+	rm -rf "$MNT"/*
+	mount -o remount,size=24k "$MNT" || fail "cannot shrink the tmpfs"
+	expect_exit 2 "$GD" t/model.safetensors --out cp.safetensors "${R[@]}" --models "$MNT/m"
+	grep -q "step 60: cannot write $MNT/m/model-g60.safetensors (No space left on device); cp.safetensors and its state of this step are written" \
+		"$WORK/last.err" || { cat "$WORK/last.err" >&2; fail "full disk (--models): no reason"; }
+	[ -z "$(find "$MNT" -name '*.tmp')" ] || fail "full disk (--models): a temp file was left"
+	mount -o remount,size=1m "$MNT" || fail "cannot grow the tmpfs"
+	"$GD" t/model.safetensors --out cp.safetensors "${R[@]}" --models "$MNT/m" --resume >cp-2.out 2>&1 ||
+		{ cat cp-2.out >&2; fail "full disk (--models): --resume after making room"; }
+	grep -q 'resumed after step 60' cp-2.out || fail "full disk (--models): not resumed after step 60"
+	for g in 30 60 90 120 150 180 200; do
+		cmp -s straight/models/model-g$g.safetensors "$MNT/m/model-g$g.safetensors" ||
+			fail "full disk (--models): step $g's copy differs from the uninterrupted run's"
+	done
+	pass "--models' copy that does not fit exits 2 saying the model and state of its step are written; --resume writes the missing copy, every copy the uninterrupted run's"
 fi
