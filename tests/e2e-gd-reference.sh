@@ -139,8 +139,8 @@ pass "a stopped or killed run resumes to the uninterrupted run's model, byte for
 
 # --models keeps every save (steps 30, 60, ..., 180 and the last, 200),
 # the last one the model itself, and a resume writes the copy a kill left
-# unwritten; eval-snapshots evaluates them as it does
-# an ES run's snapshots, its last row being eval's figures of the model.
+# unwritten; eval-snapshots evaluates them as it does an ES run's
+# snapshots, its last row being eval's figures of the model.
 [ "$(cd straight/models && ls | sort -V | tr '\n' ' ')" = \
 	"model-g30.safetensors model-g60.safetensors model-g90.safetensors model-g120.safetensors model-g150.safetensors model-g180.safetensors model-g200.safetensors " ] ||
 	fail "--models: not one file per save: $(ls straight/models)"
