@@ -123,8 +123,14 @@ for how in TERM KILL; do
 	grep -q "^step *200 " r$how.out && fail "$how: the run ended before the signal"
 	[ -f r$how.safetensors.state ] || fail "$how: no state written"
 	# killed between the state's write and --models' copy: the copy of the
-	# state's step is missing (the killed run saved at 30 or later)
-	[ $how = KILL ] && rm "$(ls -d r$how/models/* | sort -V | tail -n 1)"
+	# state's step is missing (the killed run saved at 30 or later; the
+	# kill itself may have landed there, so the step is read from the
+	# state, not taken from the newest copy)
+	if [ $how = KILL ]; then
+		sstep=$(/usr/bin/python3 -c 'import sys, torch; print(torch.load(sys.argv[1])["step"])' \
+			r$how.safetensors.state) || fail "KILL: the state's step is unreadable"
+		rm -f "r$how/models/model-g$sstep.safetensors"
+	fi
 	"$GD" t/model.safetensors --out r$how.safetensors "${R[@]}" --models r$how/models --resume \
 		>r$how-2.out 2>&1 || { cat r$how-2.out >&2; fail "$how: --resume"; }
 	grep -q 'resumed after step' r$how-2.out || fail "$how: no resume line"
