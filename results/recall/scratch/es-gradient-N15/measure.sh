@@ -10,6 +10,8 @@
 # momentum, so model - start is the centre estimate; measure.py
 # (results/recall/gd/es-gradient) compares them with -grad L^q over 256
 # GD batches (n = 512, m = 10) and with single GD batch gradients.
+# SEEDS=K sets the estimates at P = 4,096 (default 8); BIG_P=P adds two
+# estimates at population P (the committed JSON: BIG_P=16384).
 # Run from the repository root; writes runs/es-gradient-N15/ and
 # results/recall/scratch/es-gradient-N15/<point>-q<q>.json.
 set -euo pipefail
