@@ -19,7 +19,6 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "gd", "es-gradient"))
 import gdref  # noqa: E402  (puts scripts/ on the path)
-import safetensors_io  # noqa: E402
 import torch  # noqa: E402
 
 
@@ -37,10 +36,9 @@ def main():
     gr = gdref.load()
     print("model,loss_mean,loss_stderr")
     for path in a.models:
-        f = safetensors_io.File(path)
-        spec = gr.Spec(f.meta, path)
-        P = {n: torch.tensor(f.floats(n).tolist(), dtype=torch.float32).view(f.shape(n))
-             for n in f.names}
+        meta, tensors = gr.read_safetensors(path)
+        spec = gr.Spec(meta, path)
+        P = {k: v.to(torch.float32) for k, v in gr.as_tensors(tensors).items()}
         gen = torch.Generator().manual_seed(a.gen_seed)
         with torch.no_grad():
             ls = [float(gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen)[0])
