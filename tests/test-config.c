@@ -612,6 +612,21 @@ START_TEST(config_overrides)
 			 RANDES_ECONFIG);
 	ck_assert_msg(strstr(err, "--set run.name=: run.name: expected"),
 		      "%s", err);
+
+	/* a path into a sweep's run directory: randes sweep names runs with
+	 * '=', ',' and '~'; the first '=' of --set ends the key */
+	const char *ov6[] = {
+		"model.init_from=runs/s/variant=q_R,q=10~92baf9da/m.safetensors"};
+	ck_assert_int_eq(load(&c, "o.yaml", BASE, ov6, 1, err, NULL), 0);
+	ck_assert_str_eq(c.model.init_from,
+			 "runs/s/variant=q_R,q=10~92baf9da/m.safetensors");
+	/* characters the YAML writer would have to escape stay refused */
+	const char *ov7[] = {"model.init_from=runs/a b.safetensors"};
+	ck_assert_int_eq(load(&c, "o.yaml", BASE, ov7, 1, err, NULL),
+			 RANDES_ECONFIG);
+	const char *ov8[] = {"model.init_from=runs/a\"b.safetensors"};
+	ck_assert_int_eq(load(&c, "o.yaml", BASE, ov8, 1, err, NULL),
+			 RANDES_ECONFIG);
 }
 END_TEST
 

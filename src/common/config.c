@@ -82,7 +82,7 @@ enum desc_type {
  * value is not 0, the behaviour those checkpoints were trained with, so
  * that their hashes still match a config that states 0. */
 #define DF_HASH_NONZERO (1u << 8)
-#define DF_PATH (1u << 9)     /* strings: a file path, [A-Za-z0-9._+/-], may be empty */
+#define DF_PATH (1u << 9)     /* strings: a file path, [A-Za-z0-9._+/=,~-], may be empty */
 
 struct enum_word {
 	const char *word;
@@ -499,7 +499,7 @@ static void describe(const struct desc *d, char *buf, size_t cap)
 	case DESC_STRING:
 		if (d->flags & DF_PATH)
 			PUT("\"\" or a path of up to %zu characters from "
-			    "A-Z a-z 0-9 . _ - + /",
+			    "A-Z a-z 0-9 . _ - + / = , ~",
 			    d->size - 1);
 		else
 			PUT("a name of 1 to %zu characters from A-Z a-z 0-9 "
@@ -536,8 +536,11 @@ static int double_ok(const struct desc *d, double v)
 
 /*
  * A name: 1 to cap - 1 characters from [A-Za-z0-9._-].  A path (DF_PATH)
- * may also hold '+' and '/' and may be empty (none); neither needs quoting
- * or escaping in the YAML we write.
+ * may also hold '+' and '/', and '=', ',' and '~', which randes sweep puts
+ * into run directory names (q=8, variant=q_R,q=10, ...~92baf9da), so a run's
+ * model can be named where it lies; it may be empty (none).  None of these
+ * needs escaping inside the double quotes the YAML writer puts around
+ * strings.
  */
 static int string_ok(const char *s, size_t cap, unsigned flags)
 {
@@ -550,7 +553,9 @@ static int string_ok(const char *s, size_t cap, unsigned flags)
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-' || (path && (c == '/' || c == '+'))))
+		      c == '-' ||
+		      (path && (c == '/' || c == '+' || c == '=' || c == ',' ||
+				c == '~'))))
 			return 0;
 	}
 	return 1;

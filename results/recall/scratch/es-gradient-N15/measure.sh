@@ -22,7 +22,7 @@ work=runs/es-gradient-N15
 seeds=${SEEDS:-8}
 for q in 8 32; do
 	for point in es-end gd-3500; do
-		if [ $point = es-end ]; then start=$es/q$q.safetensors
+		if [ $point = es-end ]; then start=$es/q=$q/model.safetensors
 		else start=$gd/q$q/models/model-g3500.safetensors; fi
 		dirs=()
 		for pop in 4096 ${BIG_P:-}; do
