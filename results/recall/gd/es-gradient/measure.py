@@ -10,7 +10,8 @@ scripts/gd-reference's own forward pass and loss: the gradient of L^q over
 a batch of n fresh inputs and m fresh seeds, the estimate one GD step uses.
 "Reference" is the mean of --ref such batch gradients.
 
-Printed per group of runs (same P, σ and es.shaping): the mean cosine
+Printed per group of runs (same P, σ, es.shaping and, for recall,
+task.exhaustive_values): the mean cosine
 between two independent estimates (the share of the estimate's energy that
 is signal, to first order), and the mean cosine of each estimate with the
 reference -∇L, over all of θ and over the seed rows of embed.w alone.
@@ -80,8 +81,10 @@ def main():
         pop = int(re.search(r"(?m)^  population: (\d+)", cfg).group(1))
         sig = float(re.search(r"(?m)^  sigma: ([0-9.e-]+)", cfg).group(1))
         shaping = re.search(r"(?m)^  shaping: (\w+)", cfg).group(1)
+        xv = re.search(r"(?m)^  exhaustive_values: (\d+)", cfg)
+        xv = int(xv.group(1)) if xv else 4
         f = safetensors_io.File(os.path.join(d, "model.safetensors"))
-        groups.setdefault((pop, sig, shaping), []).append(flat(f, names) - theta0)
+        groups.setdefault((pop, sig, shaping, xv), []).append(flat(f, names) - theta0)
 
     def summary(vecs):
         pair = [cos(u, v) for u, v in itertools.combinations(vecs, 2)]
@@ -104,8 +107,12 @@ def main():
            "reference_seed_rows_share_of_norm2": float(down[seedrows].norm() ** 2
                                                        / down.norm() ** 2),
            "gd": summary(gds), "es": {}}
-    for (pop, sig, shaping), vecs in sorted(groups.items()):
-        out["es"]["P=%d sigma=%g %s" % (pop, sig, shaping)] = summary(vecs)
+    for (pop, sig, shaping, xv), vecs in sorted(groups.items()):
+        # recall's query values per position (task.exhaustive_values) are
+        # named only where they differ from the configs' 4, so the labels
+        # of the JSON files written before this key are unchanged
+        label = "P=%d sigma=%g %s" % (pop, sig, shaping)
+        out["es"][label + ("" if xv == 4 else " values=%d" % xv)] = summary(vecs)
     json.dump(out, sys.stdout, indent=1)
     print()
 
