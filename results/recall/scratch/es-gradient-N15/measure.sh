@@ -20,6 +20,7 @@ es=results/recall/scratch/ar-N15-scratch-gd-recipe-q
 gd=results/recall/gd/n15-steps
 work=runs/es-gradient-N15
 seeds=${SEEDS:-8}
+. "$out/estimate.sh"
 for q in 8 32; do
 	for point in es-end gd-3500; do
 		if [ $point = es-end ]; then start=$es/q=$q/model.safetensors
@@ -31,14 +32,7 @@ for q in 8 32; do
 			for s in $(seq 1 "$n"); do
 				d=$work/$point-q$q/P$pop-s$s
 				dirs+=("$d")
-				mkdir -p "$(dirname "$d")"
-				[ -f "$d/model.safetensors" ] && continue
-				build/randes train "$es/q=$q/config.yaml" --run-dir "$d" \
-					--set run.generations=1 --set run.seed="$s" \
-					--set run.eval_at_end=false --set run.model_every=0 \
-					--set model.init_from="$start" --set es.population="$pop" \
-					--set es.optimizer=sgd --set es.lr=1 --set es.momentum=0 \
-					> "$d.log" 2>&1 || { cat "$d.log" >&2; exit 1; }
+				estimate "$d" "$es/q=$q/config.yaml" "$start" "$pop" "$s"
 			done
 		done
 		/usr/bin/python3 results/recall/gd/es-gradient/measure.py "$start" "${dirs[@]}" \

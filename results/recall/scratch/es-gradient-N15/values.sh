@@ -14,6 +14,7 @@ set -euo pipefail
 out=results/recall/scratch/es-gradient-N15
 es=results/recall/scratch/ar-N15-scratch-gd-recipe-q
 work=runs/es-gradient-N15
+. "$out/estimate.sh"
 for q in 8 32; do
 	start=$es/q=$q/model.safetensors
 	# population x values: the runs' own, 4x each lever, then both
@@ -26,15 +27,7 @@ for q in 8 32; do
 			d=$work/es-end-q$q/P$pop-s$s
 			[ "$xv" = 4 ] || d=$work/es-end-q$q/P$pop-x$xv-s$s
 			dirs+=("$d")
-			mkdir -p "$(dirname "$d")"
-			[ -f "$d/model.safetensors" ] && continue
-			build/randes train "$es/q=$q/config.yaml" --run-dir "$d" \
-				--set run.generations=1 --set run.seed="$s" \
-				--set run.eval_at_end=false --set run.model_every=0 \
-				--set model.init_from="$start" --set es.population="$pop" \
-				--set task.exhaustive_values="$xv" \
-				--set es.optimizer=sgd --set es.lr=1 --set es.momentum=0 \
-				> "$d.log" 2>&1 || { cat "$d.log" >&2; exit 1; }
+			estimate "$d" "$es/q=$q/config.yaml" "$start" "$pop" "$s" "$xv"
 		done
 	done
 	/usr/bin/python3 results/recall/gd/es-gradient/measure.py "$start" "${dirs[@]}" \

@@ -1,0 +1,20 @@
+# results/recall/scratch/es-gradient-N15/estimate.sh: sourced by measure.sh
+# and values.sh.  estimate DIR CONFIG START POP SEED [VALUES] makes one ES
+# gradient estimate in DIR, unless DIR already holds one: one generation of
+# CONFIG from START at population POP, run seed SEED and VALUES query values
+# per position (default: the config's), with es.optimizer sgd, lr 1 and no
+# momentum, so DIR/model.safetensors - START is the centre estimate.
+estimate() {
+	local d=$1 cfg=$2 start=$3 pop=$4 s=$5 xv=${6:-}
+	local extra=()
+	[ -z "$xv" ] || extra=(--set task.exhaustive_values="$xv")
+	mkdir -p "$(dirname "$d")"
+	[ -f "$d/model.safetensors" ] && return 0
+	build/randes train "$cfg" --run-dir "$d" \
+		--set run.generations=1 --set run.seed="$s" \
+		--set run.eval_at_end=false --set run.model_every=0 \
+		--set model.init_from="$start" --set es.population="$pop" \
+		"${extra[@]}" \
+		--set es.optimizer=sgd --set es.lr=1 --set es.momentum=0 \
+		> "$d.log" 2>&1 || { cat "$d.log" >&2; exit 1; }
+}
