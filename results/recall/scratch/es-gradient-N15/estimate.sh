@@ -1,8 +1,10 @@
 # results/recall/scratch/es-gradient-N15/estimate.sh: sourced by measure.sh
-# and values.sh.  estimate DIR CONFIG START POP SEED [VALUES] makes one ES
-# gradient estimate in DIR, unless DIR already holds one: one generation of
-# CONFIG from START at population POP, run seed SEED and VALUES query values
-# per position (default: the config's), with es.optimizer sgd, lr 1 and no
+# and values.sh; run from the repository root.
+#
+# estimate DIR CONFIG START POP SEED [VALUES] makes one ES gradient
+# estimate in DIR, unless DIR already holds one: one generation of CONFIG
+# from START at population POP, run seed SEED and VALUES query values per
+# position (default: the config's), with es.optimizer sgd, lr 1 and no
 # momentum, so DIR/model.safetensors - START is the centre estimate.
 estimate() {
 	local d=$1 cfg=$2 start=$3 pop=$4 s=$5 xv=${6:-}
@@ -17,4 +19,15 @@ estimate() {
 		"${extra[@]}" \
 		--set es.optimizer=sgd --set es.lr=1 --set es.momentum=0 \
 		> "$d.log" 2>&1 || { cat "$d.log" >&2; exit 1; }
+}
+
+# compare OUT START Q DIR...: measure.py's comparison of the estimates in
+# DIR... with -grad L^Q at START (256 GD batches, n = 512, m = 10) and with
+# single GD batch gradients, written to OUT, whose name is then printed.
+compare() {
+	local out=$1 start=$2 q=$3
+	shift 3
+	/usr/bin/python3 results/recall/gd/es-gradient/measure.py "$start" "$@" \
+		--q "$q" --batch 512 --seeds 10 > "$out"
+	echo "$out"
 }

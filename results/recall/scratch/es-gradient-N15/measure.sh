@@ -35,8 +35,6 @@ for q in 8 32; do
 				estimate "$d" "$es/q=$q/config.yaml" "$start" "$pop" "$s"
 			done
 		done
-		/usr/bin/python3 results/recall/gd/es-gradient/measure.py "$start" "${dirs[@]}" \
-			--q "$q" --batch 512 --seeds 10 > "$out/$point-q$q.json"
-		echo "$out/$point-q$q.json"
+		compare "$out/$point-q$q.json" "$start" "$q" "${dirs[@]}"
 	done
 done

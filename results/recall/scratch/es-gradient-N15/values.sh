@@ -30,7 +30,5 @@ for q in 8 32; do
 			estimate "$d" "$es/q=$q/config.yaml" "$start" "$pop" "$s" "$xv"
 		done
 	done
-	/usr/bin/python3 results/recall/gd/es-gradient/measure.py "$start" "${dirs[@]}" \
-		--q "$q" --batch 512 --seeds 10 > "$out/es-end-values-q$q.json"
-	echo "$out/es-end-values-q$q.json"
+	compare "$out/es-end-values-q$q.json" "$start" "$q" "${dirs[@]}"
 done
