@@ -2,10 +2,11 @@
 # results/recall/scratch/es-gradient-N15/both-g750.sh: ES's gradient
 # estimate against -grad L^32 at generation 750 of ar-N15-es-end-both's
 # q = 32 run, where its loss fell behind GD's: eight one-generation
-# estimates with the run's own setting (P = 16,384, all 32 query values)
-# and eight with the older runs' (P = 4,096, 4 values), compared by
+# estimates with the run's own setting (P = 16,384, all 32 query values),
+# eight with the older runs' (P = 4,096, 4 values) and eight with each
+# lever alone (P = 16,384 with 4 values, P = 4,096 with 32), compared by
 # measure.py as values.sh does at ES's end point.  Writes
-# results/recall/scratch/es-gradient-N15/both-g750-q32.json (about 12 min
+# results/recall/scratch/es-gradient-N15/both-g750-q32.json (about 25 min
 # on two cores beside a sweep).  Run from the repository root.
 set -euo pipefail
 out=results/recall/scratch/es-gradient-N15
@@ -13,7 +14,7 @@ run='results/recall/scratch/ar-N15-es-end-both/q=32'
 start=$run/models/model-g750.safetensors
 . "$out/estimate.sh"
 dirs=()
-for set in 16384x32 4096x4; do
+for set in 16384x32 4096x4 16384x4 4096x32; do
 	pop=${set%x*} xv=${set#*x}
 	for s in $(seq 1 8); do
 		d=runs/es-gradient-N15/both-g750-q32/P$pop-x$xv-s$s
