@@ -14,12 +14,6 @@ run='results/recall/scratch/ar-N15-es-end-both/q=32'
 start=$run/models/model-g750.safetensors
 . "$out/estimate.sh"
 dirs=()
-for set in 16384x32 4096x4 16384x4 4096x32; do
-	pop=${set%x*} xv=${set#*x}
-	for s in $(seq 1 8); do
-		d=runs/es-gradient-N15/both-g750-q32/P$pop-x$xv-s$s
-		dirs+=("$d")
-		estimate "$d" "$run/config.yaml" "$start" "$pop" "$s" "$xv"
-	done
-done
+estimates runs/es-gradient-N15/both-g750-q32 "$run/config.yaml" "$start" \
+	16384x32 4096x4 16384x4 4096x32
 compare "$out/both-g750-q32.json" "$start" 32 "${dirs[@]}"

@@ -1,5 +1,5 @@
-# results/recall/scratch/es-gradient-N15/estimate.sh: sourced by measure.sh
-# and values.sh; run from the repository root.
+# results/recall/scratch/es-gradient-N15/estimate.sh: sourced by
+# measure.sh, values.sh and both-g750.sh; run from the repository root.
 #
 # estimate DIR CONFIG START POP SEED [VALUES] makes one ES gradient
 # estimate in DIR, unless DIR already holds one: one generation of CONFIG
@@ -19,6 +19,24 @@ estimate() {
 		"${extra[@]}" \
 		--set es.optimizer=sgd --set es.lr=1 --set es.momentum=0 \
 		> "$d.log" 2>&1 || { cat "$d.log" >&2; exit 1; }
+}
+
+# estimates WORK CONFIG START SET...: estimate() for run seeds 1-8 at
+# each SET, POPxVALUES (16384x32: P = 16,384, 32 query values), in
+# WORK/P<pop>-s<seed>, or WORK/P<pop>-x<values>-s<seed> unless VALUES is
+# 4 (the runs' own); appends the directories to the array dirs.
+estimates() {
+	local work=$1 cfg=$2 start=$3 set pop xv s d
+	shift 3
+	for set in "$@"; do
+		pop=${set%x*} xv=${set#*x}
+		for s in $(seq 1 8); do
+			d=$work/P$pop-s$s
+			[ "$xv" = 4 ] || d=$work/P$pop-x$xv-s$s
+			dirs+=("$d")
+			estimate "$d" "$cfg" "$start" "$pop" "$s" "$xv"
+		done
+	done
 }
 
 # compare OUT START Q DIR...: measure.py's comparison of the estimates in

@@ -21,14 +21,6 @@ for q in 8 32; do
 	if [ $q = 32 ]; then sets="4096x4 16384x4 1024x16 4096x16 4096x32 16384x32"
 	else sets="4096x4 16384x4 4096x16"; fi
 	dirs=()
-	for set in $sets; do
-		pop=${set%x*} xv=${set#*x}
-		for s in $(seq 1 8); do
-			d=$work/es-end-q$q/P$pop-s$s
-			[ "$xv" = 4 ] || d=$work/es-end-q$q/P$pop-x$xv-s$s
-			dirs+=("$d")
-			estimate "$d" "$es/q=$q/config.yaml" "$start" "$pop" "$s" "$xv"
-		done
-	done
+	estimates "$work/es-end-q$q" "$es/q=$q/config.yaml" "$start" $sets
 	compare "$out/es-end-values-q$q.json" "$start" "$q" "${dirs[@]}"
 done
