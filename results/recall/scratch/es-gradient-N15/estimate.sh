@@ -1,15 +1,17 @@
 # results/recall/scratch/es-gradient-N15/estimate.sh: sourced by
 # measure.sh, values.sh and both-g750.sh; run from the repository root.
 #
-# estimate DIR CONFIG START POP SEED [VALUES] makes one ES gradient
-# estimate in DIR, unless DIR already holds one: one generation of CONFIG
-# from START at population POP, run seed SEED and VALUES query values per
-# position (default: the config's), with es.optimizer sgd, lr 1 and no
-# momentum, so DIR/model.safetensors - START is the centre estimate.
+# estimate DIR CONFIG START POP SEED [VALUES [SIGMA]] makes one ES
+# gradient estimate in DIR, unless DIR already holds one: one generation
+# of CONFIG from START at population POP, run seed SEED, VALUES query
+# values per position and perturbation scale SIGMA (default, or empty:
+# the config's), with es.optimizer sgd, lr 1 and no momentum, so
+# DIR/model.safetensors - START is the centre estimate.
 estimate() {
-	local d=$1 cfg=$2 start=$3 pop=$4 s=$5 xv=${6:-}
+	local d=$1 cfg=$2 start=$3 pop=$4 s=$5 xv=${6:-} sig=${7:-}
 	local extra=()
 	[ -z "$xv" ] || extra=(--set task.exhaustive_values="$xv")
+	[ -z "$sig" ] || extra+=(--set es.sigma="$sig")
 	mkdir -p "$(dirname "$d")"
 	[ -f "$d/model.safetensors" ] && return 0
 	build/randes train "$cfg" --run-dir "$d" \
@@ -22,19 +24,25 @@ estimate() {
 }
 
 # estimates WORK CONFIG START SET...: estimate() for run seeds 1-8 at
-# each SET, POPxVALUES (16384x32: P = 16,384, 32 query values), in
-# WORK/P<pop>-s<seed>, or WORK/P<pop>-x<values>-s<seed> unless VALUES is
-# 4 (the runs' own); appends the directories to the array dirs.
+# each SET, POPxVALUES or POPxVALUES@SIGMA (16384x32: P = 16,384, 32
+# query values; 4096x32@0.0025: P = 4,096, 32 values, sigma 0.0025), in
+# WORK/P<pop>[-x<values>][-sigma<sigma>]-s<seed>, the -x part left out
+# where VALUES is 4 (the runs' own); appends the directories to the array
+# dirs.
 estimates() {
-	local work=$1 cfg=$2 start=$3 set pop xv s d
+	local work=$1 cfg=$2 start=$3 set pop xv sig s d
 	shift 3
 	for set in "$@"; do
+		sig=
+		case $set in *@*) sig=${set#*@} set=${set%@*} ;; esac
 		pop=${set%x*} xv=${set#*x}
 		for s in $(seq 1 8); do
-			d=$work/P$pop-s$s
-			[ "$xv" = 4 ] || d=$work/P$pop-x$xv-s$s
+			d=$work/P$pop
+			[ "$xv" = 4 ] || d=$d-x$xv
+			[ -z "$sig" ] || d=$d-sigma$sig
+			d=$d-s$s
 			dirs+=("$d")
-			estimate "$d" "$cfg" "$start" "$pop" "$s" "$xv"
+			estimate "$d" "$cfg" "$start" "$pop" "$s" "$xv" "$sig"
 		done
 	done
 }
