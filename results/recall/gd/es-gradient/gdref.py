@@ -25,12 +25,31 @@ def load():
     return mod
 
 
-def batch_loss(gr, spec, P, n, m, q, gen):
+def stratified_batch(spec, values, gen):
+    """randes's exhaustive adversary (docs/tasks.md): N * values inputs,
+    input k querying position k // values; with values = 2^d every value
+    appears once per position, else the queried values are random; every
+    other row of every filling is fresh random bits."""
+    n = spec.N * values
+    Y = torch.randint(0, 2, (n, spec.N, spec.d), generator=gen).to(torch.float32)
+    qpos = torch.arange(n) // values
+    if values == 2 ** spec.d:
+        v = torch.arange(n) % values
+        Y[torch.arange(n), qpos] = ((v[:, None] >> torch.arange(spec.d)) & 1).to(torch.float32)
+    return Y, qpos, Y[torch.arange(n), qpos]
+
+
+def batch_loss(gr, spec, P, n, m, q, gen, values=0):
     """L^q of one fresh batch -> (loss, logits, targets), drawn from gen in
     gd-reference's order (inputs, then seeds).  P is the parameters, or a
     function called after those draws that returns them (adam-mimic.py's
-    perturbed θ draws its noise there)."""
-    Y, qpos, y = gr.batch(spec, n, gen)
+    perturbed θ draws its noise there).  values > 0: the batch is
+    stratified_batch's N * values inputs instead of n random ones."""
+    if values:
+        Y, qpos, y = stratified_batch(spec, values, gen)
+        n = Y.shape[0]
+    else:
+        Y, qpos, y = gr.batch(spec, n, gen)
     seeds = torch.randint(0, 2, (m, spec.R), generator=gen).to(torch.float32)
     if callable(P):
         P = P()

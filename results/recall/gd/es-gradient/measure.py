@@ -47,6 +47,11 @@ def main():
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--gd", type=int, default=16, help="GD batch gradients to compare")
     p.add_argument("--ref", type=int, default=256, help="batch gradients in the reference")
+    p.add_argument("--values", type=int, default=0,
+                   help="the GD batches (reference and compared) are randes's exhaustive "
+                        "adversary's N x VALUES inputs instead of --batch random ones")
+    p.add_argument("--save-reference", metavar="FILE",
+                   help="torch.save the reference -grad L (float64, flat) to FILE")
     a = p.parse_args()
     torch.set_num_threads(1)
     gr = gdref.load()
@@ -67,13 +72,15 @@ def main():
     gen = torch.Generator().manual_seed(12345)
 
     def gd_grad():
-        loss = gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen)[0]
+        loss = gdref.batch_loss(gr, spec, P, a.batch, a.seeds, a.q, gen, a.values)[0]
         g = torch.autograd.grad(loss, [P[n] for n in names])
         return torch.cat([t.reshape(-1).to(torch.float64) for t in g])
 
     ref = sum(gd_grad() for _ in range(a.ref)) / a.ref
     down = -ref                                   # the descent direction
     gds = [-gd_grad() for _ in range(a.gd)]
+    if a.save_reference:
+        torch.save(down, a.save_reference)
 
     groups = {}
     for d in a.esdirs:
@@ -103,10 +110,13 @@ def main():
         }
 
     out = {"parameters": int(theta0.numel()), "seed_row_parameters": int(seedrows.sum()),
-           "q": a.q, "batch": a.batch, "seeds": a.seeds, "reference_batches": a.ref,
+           "q": a.q, "batch": spec.N * a.values if a.values else a.batch,
+           "seeds": a.seeds, "reference_batches": a.ref,
            "reference_seed_rows_share_of_norm2": float(down[seedrows].norm() ** 2
                                                        / down.norm() ** 2),
            "gd": summary(gds), "es": {}}
+    if a.values:        # named only here, so the older JSON files are unchanged
+        out["batch_kind"] = "exhaustive, %d values per position" % a.values
     for (pop, sig, shaping, xv), vecs in sorted(groups.items()):
         # recall's query values per position (task.exhaustive_values) are
         # named only where they differ from the configs' 4, so the labels
