@@ -1,5 +1,6 @@
 # results/recall/scratch/es-gradient-N15/estimate.sh: sourced by
-# measure.sh, values.sh and both-g750.sh; run from the repository root.
+# measure.sh, values.sh, both-g750.sh, sigma-g750.sh and
+# exhaustive-g750.sh; run from the repository root.
 #
 # estimate DIR CONFIG START POP SEED [VALUES [SIGMA]] makes one ES
 # gradient estimate in DIR, unless DIR already holds one: one generation
