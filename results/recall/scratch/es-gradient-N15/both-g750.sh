@@ -10,10 +10,8 @@
 # on two cores beside a sweep).  Run from the repository root.
 set -euo pipefail
 out=results/recall/scratch/es-gradient-N15
-run='results/recall/scratch/ar-N15-es-end-both/q=32'
-start=$run/models/model-g750.safetensors
 . "$out/estimate.sh"
 dirs=()
-estimates runs/es-gradient-N15/both-g750-q32 "$run/config.yaml" "$start" \
-	16384x32 4096x4 16384x4 4096x32
+g750 16384x32 4096x4 16384x4 4096x32
+start=$g750_start
 compare "$out/both-g750-q32.json" "$start" 32 "${dirs[@]}"

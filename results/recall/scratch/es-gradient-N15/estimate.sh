@@ -58,3 +58,13 @@ compare() {
 		--q "$q" --batch 512 --seeds 10 > "$out"
 	echo "$out"
 }
+
+# g750 SET...: estimates() at generation 750 of ar-N15-es-end-both's
+# q = 32 run (its committed model and config), in
+# runs/es-gradient-N15/both-g750-q32, shared by both-g750.sh,
+# sigma-g750.sh and exhaustive-g750.sh; sets g750_start to that model.
+g750() {
+	local run='results/recall/scratch/ar-N15-es-end-both/q=32'
+	g750_start=$run/models/model-g750.safetensors
+	estimates runs/es-gradient-N15/both-g750-q32 "$run/config.yaml" "$g750_start" "$@"
+}

@@ -12,12 +12,10 @@
 # Run from the repository root after both-g750.sh.
 set -euo pipefail
 out=results/recall/scratch/es-gradient-N15
-run='results/recall/scratch/ar-N15-es-end-both/q=32'
-start=$run/models/model-g750.safetensors
 . "$out/estimate.sh"
 dirs=()
-estimates runs/es-gradient-N15/both-g750-q32 "$run/config.yaml" "$start" \
-	16384x32 4096x4 16384x4 4096x32
+g750 16384x32 4096x4 16384x4 4096x32
+start=$g750_start
 m=results/recall/gd/es-gradient/measure.py
 tmp=runs/es-gradient-N15/both-g750-q32
 /usr/bin/python3 $m "$start" "${dirs[@]}" --q 32 --seeds 10 --values 32 \

@@ -9,10 +9,8 @@
 # the repository root.
 set -euo pipefail
 out=results/recall/scratch/es-gradient-N15
-run='results/recall/scratch/ar-N15-es-end-both/q=32'
-start=$run/models/model-g750.safetensors
 . "$out/estimate.sh"
 dirs=()
-estimates runs/es-gradient-N15/both-g750-q32 "$run/config.yaml" "$start" \
-	4096x32 4096x32@0.01 4096x32@0.0025 4096x32@0.00125
+g750 4096x32 4096x32@0.01 4096x32@0.0025 4096x32@0.00125
+start=$g750_start
 compare "$out/sigma-g750-q32.json" "$start" 32 "${dirs[@]}"
