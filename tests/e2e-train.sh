@@ -25,9 +25,10 @@ assert [l["g"] for l in lines] == list(range(12)), [l["g"] for l in lines]
 for l in lines:
     for k in ("fitness_min", "fitness_mean", "fitness_max", "objective",
               "sigma", "evals_per_s", "t_eval", "t_comm", "t_update",
-              "grad_norm", "update_norm", "theta_hash", "bytes_down",
-              "bytes_up"):
+              "grad_norm", "grad_noise_norm", "update_norm", "theta_hash",
+              "bytes_down", "bytes_up"):
         assert k in l, k
+    assert l["grad_noise_norm"] > 0, l["grad_noise_norm"]
     assert l["fitness_min"] <= l["fitness_mean"] <= l["fitness_max"]
 ev = json.load(open(sys.argv[2]))
 assert ev["task"] == "cycle_coloring" and ev["seeds"] == 8

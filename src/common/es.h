@@ -37,6 +37,8 @@
 #define ES_STATE_VERSION 1u
 /* The checkpoint section of the θ average (es.theta_ema > 0; f64 D). */
 #define ES_SECTION_AVG "es.theta_avg"
+/* With es.adam_noise_floor: Adam's average of the noise floor (f64 1). */
+#define ES_SECTION_FLOOR "es.adam_floor"
 
 /*
  * The optimizer state.  Owned arrays; the state proper is the centre, σ
@@ -55,6 +57,10 @@ struct es {
 	float *sigma;          /* (D) pgpe per-parameter σ; NULL otherwise   */
 	double *adam_m;        /* (D) Adam first moment; NULL otherwise      */
 	double *adam_v;        /* (D) Adam second moment; NULL otherwise     */
+	int noise_floor;       /* es.adam_noise_floor (Adam, openai_es)      */
+	double noise_keep;     /* es.adam_noise_keep                         */
+	double adam_floor;     /* with noise_floor: Adam's β₂ average of the
+				* estimate's noise variance per coordinate */
 	double *velocity;      /* (D) SGD momentum / ClipUp velocity, or NULL */
 	double *avg;           /* (D) es.theta_ema > 0: the moving average of
 				* the centre, the run's model; else NULL     */
@@ -86,6 +92,8 @@ struct es_stats {
 	int skipped;           /* 1: no finite fitness, state unchanged     */
 	double lr;             /* lr(g) used                                 */
 	double grad_norm;      /* ‖g‖₂ of the centre gradient estimate      */
+	double grad_noise_norm; /* ‖·‖₂ of its perturbation noise alone, given
+				 * the fitness: √(Σ_i Var g_i) (docs/es.md) */
 	double update_norm;    /* ‖Δθ‖₂ of the applied centre update        */
 	double sigma_mean;     /* openai_es: σ(g); pgpe: mean σ after update */
 	double sigma_min;      /* pgpe: min σ after update (= mean for oes)  */
@@ -191,7 +199,8 @@ int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
  * next es_update / es_free): "es.meta" (u64: ES_STATE_VERSION, strategy,
  * optimizer, D, P, steps), "es.theta" (f32 D), and as the strategy and
  * optimizer need "es.sigma" (f32 D), "es.adam_m", "es.adam_v",
- * "es.velocity" (f64 D), and with es.theta_ema > 0 ES_SECTION_AVG (f64 D).
+ * "es.velocity" (f64 D), with es.theta_ema > 0 ES_SECTION_AVG (f64 D),
+ * and with es.adam_noise_floor ES_SECTION_FLOOR (f64 1).
  * Sets ck->dim = D.  Returns 0 or the error of
  * checkpoint_section_add (ck may then hold some of the sections).
  */
@@ -203,7 +212,8 @@ int es_state_export(const struct es *es, struct checkpoint *ck, char *err);
  * section is validated (present, type, count, meta values, σ and centre
  * finite, σ > 0) before anything is copied.  A state with an average takes
  * ES_SECTION_AVG if ck has it, else starts the average at ck's θ; one
- * without ignores it.  Returns 0, or RANDES_EDATA with a message and es
+ * without ignores it.  Likewise ES_SECTION_FLOOR, whose absence starts
+ * the floor's average at 0.  Returns 0, or RANDES_EDATA with a message and es
  * unchanged.
  */
 int es_state_import(struct es *es, const struct checkpoint *ck, char *err);
