@@ -370,7 +370,6 @@ START_TEST(config_preset_coloring)
 	ck_assert(c.es.lr.value == 0.01);
 	ck_assert_int_eq(c.es.optimizer, ES_OPTIMIZER_ADAM);
 	ck_assert(c.es.beta1 == 0.9 && c.es.beta2 == 0.999 && c.es.eps == 1e-8);
-	ck_assert(!c.es.adam_noise_floor && c.es.adam_noise_keep == 1.0 / 19.0);
 	ck_assert(c.es.weight_decay == 0.0 && c.es.grad_clip == 0.0);
 	ck_assert_int_eq(c.es.shaping, ES_SHAPING_CENTERED_RANKS);
 	ck_assert(c.es.momentum == 0.9 && c.es.max_speed == 0.1);

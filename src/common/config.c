@@ -314,11 +314,6 @@ static const struct desc descs[] = {
 	 .max = 1, .flags = DF_MAX_EXCL},
 	{.path = "es.eps", .type = DESC_DOUBLE, F(es.eps), .min = 0,
 	 .max = HUGE_VAL, .flags = DF_MIN_EXCL},
-	{.path = "es.adam_noise_floor", .type = DESC_BOOL,
-	 F(es.adam_noise_floor)},
-	{.path = "es.adam_noise_keep", .type = DESC_DOUBLE,
-	 F(es.adam_noise_keep), .min = 0, .max = HUGE_VAL,
-	 .flags = DF_MIN_EXCL},
 	{.path = "es.momentum", .type = DESC_DOUBLE, F(es.momentum),
 	 .min = 0, .max = 1, .flags = DF_MAX_EXCL},
 	{.path = "es.max_speed", .type = DESC_DOUBLE, F(es.max_speed),
@@ -1304,8 +1299,6 @@ void config_defaults(struct config *cfg, enum task_kind kind)
 	cfg->es.beta1 = 0.9;
 	cfg->es.beta2 = 0.999;
 	cfg->es.eps = 1e-8;
-	cfg->es.adam_noise_floor = 0;
-	cfg->es.adam_noise_keep = 1.0 / 19.0;
 	cfg->es.momentum = 0.9;
 	cfg->es.max_speed = 0.1;
 	cfg->es.sigma_lr = 0.01;

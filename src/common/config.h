@@ -210,8 +210,6 @@ struct config_es {
 	double grad_clip;           /* ‖g‖ above it is scaled to it; 0 = none */
 	enum es_shaping shaping;
 	double beta1, beta2, eps;   /* Adam                                   */
-	int adam_noise_floor;       /* Adam's v less the estimate's noise     */
-	double adam_noise_keep;     /* ... kept >= this share of it           */
 	double momentum;            /* SGD / ClipUp momentum                  */
 	double max_speed;           /* ClipUp                                 */
 	double theta_ema;           /* decay of the θ average the run writes

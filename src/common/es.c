@@ -83,18 +83,6 @@ static int es_config_check(const struct config *cfg, size_t dim, char *err)
 				   "es.beta1/beta2/eps: expected 0 <= beta "
 				   "< 1 and eps > 0, got %g/%g/%g",
 				   c->beta1, c->beta2, c->eps);
-	if (c->adam_noise_floor &&
-	    (c->optimizer != ES_OPTIMIZER_ADAM ||
-	     c->strategy != ES_STRATEGY_OPENAI_ES))
-		return randes_errf(err, RANDES_ECONFIG,
-				   "es.adam_noise_floor: needs es.optimizer: "
-				   "adam and es.strategy: openai_es");
-	if (c->adam_noise_floor &&
-	    !(c->adam_noise_keep > 0 && isfinite(c->adam_noise_keep)))
-		return randes_errf(err, RANDES_ECONFIG,
-				   "es.adam_noise_keep: expected a positive "
-				   "finite value, got %g",
-				   c->adam_noise_keep);
 	if (!(c->momentum >= 0 && c->momentum < 1))
 		return randes_errf(err, RANDES_ECONFIG,
 				   "es.momentum: expected 0 <= momentum < 1, "
@@ -144,9 +132,6 @@ int es_init(struct es *es, const struct config *cfg, const float *theta0,
 	}
 	es->strategy = cfg->es.strategy;
 	es->optimizer = cfg->es.optimizer;
-	es->noise_floor = cfg->es.adam_noise_floor;
-	es->noise_keep = cfg->es.adam_noise_keep;
-	es->adam_floor = 0;
 	es->dim = dim;
 	es->population = P;
 	es->run_seed = cfg->run.seed;
@@ -401,52 +386,12 @@ static void group_flush(struct es *es, struct pair_group *gr)
 	gr->rebuilt = 0;
 }
 
-/*
- * Adam on the estimate's signal (es.adam_noise_floor, docs/es.md).  f is
- * this generation's noise floor: the variance, per coordinate, of the
- * estimate's perturbation noise, the same on every coordinate.  Adam's v
- * averages g² = signal² + noise², so f sits under every coordinate's
- * denominator and shrinks the steps of those whose gradient is small but
- * steady.  Here the denominator takes v less the same average of f, kept
- * at least keep times that average:
- *     F = beta2 * F + (1 - beta2) * f
- *     m[i], v[i] as Adam's
- *     d = v[i] / bc2 - F / bc2, at least keep * (F / bc2)
- *     step[i] = lr * (m[i] / bc1) / (sqrt(d) + eps)
- * With f = 0 throughout it is es_vec_adam's formula.  A scalar loop: D
- * operations a generation, nothing beside the population's forward passes.
- */
-static void adam_floor_step(struct es *es, const struct es_vec_adam *a,
-			    double f)
-{
-	double *m = es->adam_m, *v = es->adam_v, *step = es->step;
-	const double *g = es->grad;
-	double fl, lo;
-
-	es->adam_floor = a->beta2 * es->adam_floor + (1.0 - a->beta2) * f;
-	fl = es->adam_floor / a->bc2;
-	lo = es->noise_keep * fl;
-	for (size_t i = 0; i < es->dim; i++) {
-		double mi = a->beta1 * m[i] + (1.0 - a->beta1) * g[i];
-		double vi = a->beta2 * v[i] + (1.0 - a->beta2) * g[i] * g[i];
-		double d = vi / a->bc2 - fl;
-
-		if (!(d >= lo))
-			d = lo;
-		m[i] = mi;
-		v[i] = vi;
-		step[i] = a->lr * (mi / a->bc1) / (sqrt(d) + a->eps);
-	}
-}
-
 /* Turns the gradient es->grad into the centre step es->step (ascent) and
  * advances the optimizer state.  lr = lr(g); gn = ‖es->grad‖₂ (norm2),
- * read by ClipUp only (0 for the others); floor = the estimate's noise
- * variance per coordinate, read by Adam with es.adam_noise_floor only.
- * The loops are es_vec's, whose contracts are the scalar formulas in the
- * comments. */
+ * read by ClipUp only (0 for the others).  The loops are es_vec's, whose
+ * contracts are the scalar formulas in the comments. */
 static void optimizer_step(struct es *es, const struct config_es *c,
-			   double lr, double gn, double floor)
+			   double lr, double gn)
 {
 	const double *g = es->grad;
 	double *step = es->step;
@@ -465,10 +410,7 @@ static void optimizer_step(struct es *es, const struct config_es *c,
 			.lr = lr,
 			.eps = c->eps,
 		};
-		if (es->noise_floor)
-			adam_floor_step(es, &a, floor);
-		else
-			es_vec_adam(es->adam_m, es->adam_v, step, g, &a, D);
+		es_vec_adam(es->adam_m, es->adam_v, step, g, &a, D);
 		break;
 	}
 	case ES_OPTIMIZER_SGD:
@@ -505,7 +447,7 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 {
 	size_t D = es->dim, P = es->population, pairs = P / 2;
 	int pgpe = es->strategy == ES_STRATEGY_PGPE;
-	double b = 0, gsum, dsum, gn_step, wsq = 0, floor = 0;
+	double b = 0, gsum, dsum, gn_step, wsq = 0;
 	struct pair_group gr = {.n = 0};
 	size_t n_bad, theta_bad;
 
@@ -571,8 +513,8 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 		/* 1/(Pσ) Σ_k w_k ε_k; given the w_k, each coordinate's noise
 		 * has variance Σ_k w_k² / (Pσ)² (ε_k,i independent, unit) */
 		es_vec_div(es->grad, (double)P * sigma_g, D);
-		floor = wsq / ((double)P * sigma_g) / ((double)P * sigma_g);
-		st->grad_noise_norm = sqrt((double)D * floor);
+		st->grad_noise_norm = sqrt((double)D * wsq) /
+				      ((double)P * sigma_g);
 	}
 
 	/* es.grad_clip scales the estimate down to that global norm, as
@@ -584,15 +526,12 @@ static void es_step(struct es *es, const struct config_es *c, uint32_t g,
 	if (c->grad_clip > 0 || es->optimizer == ES_OPTIMIZER_CLIPUP) {
 		gn_step = st->grad_norm = norm2(es->grad, D);
 		if (c->grad_clip > 0 && gn_step > c->grad_clip) {
-			double s = c->grad_clip / gn_step;
-
-			es_vec_scale(es->grad, s, D);
-			floor *= s * s;
+			es_vec_scale(es->grad, c->grad_clip / gn_step, D);
 			if (es->optimizer == ES_OPTIMIZER_CLIPUP)
 				gn_step = norm2(es->grad, D);
 		}
 	}
-	optimizer_step(es, c, lr, gn_step, floor);
+	optimizer_step(es, c, lr, gn_step);
 
 	/* θ ← θ + step − lr·wd·θ (decoupled weight decay, from the old θ);
 	 * es->step becomes the move d = step − lr·wd·θ.  Finite fitness and
@@ -757,13 +696,6 @@ int es_state_export(const struct es *es, struct checkpoint *ck, char *err)
 		if (rc < 0)
 			goto fail;
 	}
-	if (es->noise_floor) {
-		rc = checkpoint_section_add(ck, ES_SECTION_FLOOR,
-					    CHECKPOINT_TYPE_F64,
-					    &es->adam_floor, 1, 0, err);
-		if (rc < 0)
-			goto fail;
-	}
 	return 0;
 fail:
 	return rc;
@@ -792,7 +724,7 @@ int es_state_import(struct es *es, const struct checkpoint *ck, char *err)
 {
 	const struct checkpoint_section *meta, *theta, *sigma = NULL;
 	const struct checkpoint_section *am = NULL, *av = NULL, *vel = NULL;
-	const struct checkpoint_section *avg = NULL, *fl = NULL;
+	const struct checkpoint_section *avg = NULL;
 	const uint64_t *mv;
 	size_t D = es->dim;
 	int rc = 0;
@@ -888,19 +820,6 @@ int es_state_import(struct es *es, const struct checkpoint *ck, char *err)
 			goto fail;
 		}
 	}
-	if (es->noise_floor) {
-		/* optional, as the average: a run that turns the floor on at
-		 * a resume starts its average at 0 */
-		fl = checkpoint_section_find(ck, ES_SECTION_FLOOR);
-		if (fl && (fl->type != CHECKPOINT_TYPE_F64 || fl->count != 1 ||
-			   !doubles_ok(fl->data, 1, 1))) {
-			rc = randes_errf(err, RANDES_EDATA,
-					 "checkpoint section '%s' is not one "
-					 "finite f64 >= 0",
-					 ES_SECTION_FLOOR);
-			goto fail;
-		}
-	}
 	/* Everything checked: now, and only now, change the state. */
 	memcpy(es->theta, theta->data, D * sizeof(float));
 	if (es->avg) {
@@ -916,8 +835,6 @@ int es_state_import(struct es *es, const struct checkpoint *ck, char *err)
 	}
 	if (vel)
 		memcpy(es->velocity, vel->data, D * sizeof(double));
-	if (es->noise_floor)
-		es->adam_floor = fl ? ((const double *)fl->data)[0] : 0.0;
 	es->steps = mv[5];
 	return 0;
 fail:

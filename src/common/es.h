@@ -37,8 +37,6 @@
 #define ES_STATE_VERSION 1u
 /* The checkpoint section of the θ average (es.theta_ema > 0; f64 D). */
 #define ES_SECTION_AVG "es.theta_avg"
-/* With es.adam_noise_floor: Adam's average of the noise floor (f64 1). */
-#define ES_SECTION_FLOOR "es.adam_floor"
 
 /*
  * The optimizer state.  Owned arrays; the state proper is the centre, σ
@@ -57,10 +55,6 @@ struct es {
 	float *sigma;          /* (D) pgpe per-parameter σ; NULL otherwise   */
 	double *adam_m;        /* (D) Adam first moment; NULL otherwise      */
 	double *adam_v;        /* (D) Adam second moment; NULL otherwise     */
-	int noise_floor;       /* es.adam_noise_floor (Adam, openai_es)      */
-	double noise_keep;     /* es.adam_noise_keep                         */
-	double adam_floor;     /* with noise_floor: Adam's β₂ average of the
-				* estimate's noise variance per coordinate */
 	double *velocity;      /* (D) SGD momentum / ClipUp velocity, or NULL */
 	double *avg;           /* (D) es.theta_ema > 0: the moving average of
 				* the centre, the run's model; else NULL     */
@@ -199,8 +193,7 @@ int es_update_noise(struct es *es, const struct config *cfg, uint32_t g,
  * next es_update / es_free): "es.meta" (u64: ES_STATE_VERSION, strategy,
  * optimizer, D, P, steps), "es.theta" (f32 D), and as the strategy and
  * optimizer need "es.sigma" (f32 D), "es.adam_m", "es.adam_v",
- * "es.velocity" (f64 D), with es.theta_ema > 0 ES_SECTION_AVG (f64 D),
- * and with es.adam_noise_floor ES_SECTION_FLOOR (f64 1).
+ * "es.velocity" (f64 D), and with es.theta_ema > 0 ES_SECTION_AVG (f64 D).
  * Sets ck->dim = D.  Returns 0 or the error of
  * checkpoint_section_add (ck may then hold some of the sections).
  */
@@ -212,8 +205,7 @@ int es_state_export(const struct es *es, struct checkpoint *ck, char *err);
  * section is validated (present, type, count, meta values, σ and centre
  * finite, σ > 0) before anything is copied.  A state with an average takes
  * ES_SECTION_AVG if ck has it, else starts the average at ck's θ; one
- * without ignores it.  Likewise ES_SECTION_FLOOR, whose absence starts
- * the floor's average at 0.  Returns 0, or RANDES_EDATA with a message and es
+ * without ignores it.  Returns 0, or RANDES_EDATA with a message and es
  * unchanged.
  */
 int es_state_import(struct es *es, const struct checkpoint *ck, char *err);
