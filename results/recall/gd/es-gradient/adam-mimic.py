@@ -2,11 +2,14 @@
 """ES's update rule on exact gradients: which part of ES loses the seed use?
 
   results/recall/gd/es-gradient/adam-mimic.py START.safetensors OUT.safetensors
-      [--smooth SIGMA] [--noise NU] [--normalize] [recipe options]
+      [--smooth SIGMA] [--noise NU [--noise-into m|v]] [--v-from g-floor|m]
+      [--normalize] [--optimizer sgd] [recipe options]
 
-From START, runs an Adam optimiser on batch gradients of L^q (n fresh
-inputs, m fresh seeds per step: scripts/gd-reference's forward pass and
-loss), changed the ways ES's update differs from a gradient step:
+From START, runs an Adam optimiser (or, with --optimizer sgd, SGD with
+heavy-ball momentum --momentum, PyTorch's: b = μ·b + g, θ -= lr·b) on
+batch gradients of L^q (n fresh inputs, m fresh seeds per step:
+scripts/gd-reference's forward pass and loss), changed the ways ES's
+update differs from a gradient step:
 
   g = ∇ L^q(θ + SIGMA·ε)        ε ~ N(0, I) drawn anew each step (--smooth)
   g = g / |g|                    (--normalize: ES's centered ranks keep the
@@ -15,7 +18,15 @@ loss), changed the ways ES's update differs from a gradient step:
 
 --smooth gives ES's Gaussian smoothing (the mean over ε of ∇L(θ + σε) is
 the gradient of the smoothed loss ES climbs), --noise its estimation
-noise: NU = 1.6 brings a step's cosine with the reference gradient from
+noise.  --noise-into splits the noise's effect on Adam: m, the noise goes
+into Adam's first moment only (its second moment sees the clean g); v, the
+second moment only (the steps' direction is the clean g's).  --v-from
+changes what the second moment averages: g-floor, g² less the added
+noise's known variance per coordinate (averaged alike, the difference
+kept at least 1/19 of that average); m, the first moment squared.  With
+either option Adam is written out (split_adam_step), the formula of
+PyTorch's 1.13, which it matches bit for bit with neither change.  The
+noise NU = 1.6 brings a step's cosine with the reference gradient from
 GD's 0.45 down to ES's 0.24 at P = 4,096 (measure.json).
 
 The default recipe is ES's q-sweep one (Adam β 0.9/0.999, ε 1e-8, lr 0.002
@@ -50,6 +61,36 @@ def lr_at(gr, a, step):
     return a.lr + (a.lr_end - a.lr) * t
 
 
+def split_adam_step(params, M, V, gm, gv, lr, b1, b2, eps, t, v_from="g", floor=0.0,
+                    F=None):
+    """One Adam step (t from 1) whose first moment M takes gm and second
+    moment V takes gv² (v_from "g"; with gm = gv it is PyTorch's Adam
+    without weight decay, operation for operation), or the bias-corrected
+    first moment squared ("m"), or as randes's es.adam_noise_floor
+    ("g-floor"): F[0] = b2·F[0] + (1 - b2)·floor, and the denominator
+    takes v/bc2 - F[0]/bc2, kept at least the first moment's share of
+    F[0]/bc2, (1 - b1)/(1 + b1)."""
+    keep = (1 - b1) / (1 + b1)
+    bc1 = 1 - b1 ** t
+    bc2 = 1 - b2 ** t
+    bc2s = math.sqrt(bc2)
+    if v_from == "g-floor":
+        F[0] = b2 * F[0] + (1 - b2) * floor
+    with torch.no_grad():
+        for p, m, v, x, y in zip(params, M, V, gm, gv):
+            x = torch.nan_to_num(x.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+            y = torch.nan_to_num(y.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+            m.mul_(b1).add_(x, alpha=1 - b1)
+            if v_from == "m":
+                y = m / bc1
+            v.mul_(b2).addcmul_(y, y, value=1 - b2)
+            if v_from == "g-floor":
+                d = torch.clamp(v / bc2 - F[0] / bc2, min=keep * F[0] / bc2)
+                p.addcdiv_(m, d.sqrt().add_(eps), value=-lr / bc1)
+            else:
+                p.addcdiv_(m, (v.sqrt() / bc2s).add_(eps), value=-lr / bc1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,13 +112,28 @@ def main():
     p.add_argument("--lr-steps", type=int, default=2000)
     p.add_argument("--schedule", choices=["linear", "cosine"], default="linear")
     p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--beta1", type=float, default=0.9)
     p.add_argument("--beta2", type=float, default=0.999)
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--clip", type=float, default=0.0, help="global norm; 0 = none")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                   help="sgd: per-coordinate steps proportional to the gradient, so "
+                   "isotropic noise cannot shrink the small coordinates' steps the "
+                   "way it does through Adam's second moment")
+    p.add_argument("--momentum", type=float, default=0.9, help="sgd's")
+    p.add_argument("--noise-into", choices=["both", "m", "v"], default="both",
+                   help="Adam's moments the noise enters (m or v: Adam only, no clip)")
+    p.add_argument("--v-from", choices=["g", "g-floor", "m"], default="g",
+                   help="what Adam's second moment averages: g², g² less the added "
+                   "noise's variance per coordinate, or the first moment squared "
+                   "(g-floor, m: Adam only, no clip)")
     p.add_argument("--normalize", action="store_true",
                    help="scale g to norm 1 before the noise (ES's centered ranks keep "
                    "its estimate's norm about constant)")
     a = p.parse_args()
+    manual = a.noise_into != "both" or a.v_from != "g"
+    if manual and (a.optimizer != "adam" or a.clip > 0):
+        p.error("--noise-into m|v and --v-from g-floor|m need Adam and --clip 0")
     torch.set_num_threads(1)
     gr = gdref.load()
     meta, tensors = gr.read_safetensors(a.start)
@@ -87,7 +143,10 @@ def main():
          for k, v in gr.as_tensors(tensors).items()}
     params = [P[n] for n in names]
     D = sum(t.numel() for t in params)
-    opt = torch.optim.Adam(params, lr=a.lr, betas=(0.9, a.beta2), eps=a.eps)
+    if a.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=a.lr, momentum=a.momentum)
+    else:
+        opt = torch.optim.Adam(params, lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps)
     gen = torch.Generator().manual_seed(a.seed)
     # gd-reference's model metadata (its out_meta reads these), then what
     # trained the model instead of gd-reference
@@ -100,6 +159,17 @@ def main():
             % (a.q, a.steps, a.batch, a.seeds, a.seed, a.lr, a.lr_end, a.lr_steps,
                a.schedule, a.warmup, a.beta2, a.eps, a.clip, int(a.normalize), a.noise,
                a.smooth))
+    if a.optimizer == "sgd":
+        what += " optimizer=sgd momentum=%g" % a.momentum
+    if a.beta1 != 0.9:
+        what += " beta1=%g" % a.beta1
+    if manual:
+        what += " noise_into=%s" % a.noise_into
+        if a.v_from != "g":
+            what += " v_from=%s" % a.v_from
+        F = [0.0]                                 # g-floor's average of the floor
+        M = [torch.zeros_like(t) for t in params]
+        V = [torch.zeros_like(t) for t in params]
 
     def save(path, step):
         md = gr.out_meta(spec, meta, rec, step)
@@ -110,8 +180,8 @@ def main():
 
     def perturbed():                              # θ + σε, ε drawn from gen
         return {n: P[n] + a.smooth * torch.randn(P[n].shape, generator=gen) for n in names}
-    print("adam-mimic: q %g, n %d, m %d, %d steps, noise %g, smooth %g, D %d"
-          % (a.q, a.batch, a.seeds, a.steps, a.noise, a.smooth, D), flush=True)
+    print("adam-mimic: %s, q %g, n %d, m %d, %d steps, noise %g, smooth %g, D %d"
+          % (a.optimizer, a.q, a.batch, a.seeds, a.steps, a.noise, a.smooth, D), flush=True)
     t0 = time.time()
     unorm = 0.0                                   # sum of |Δθ| since the last line
     for step in range(1, a.steps + 1):
@@ -121,18 +191,25 @@ def main():
         if a.normalize:
             gn = gdref.norm(g)
             g = [t / gn for t in g] if gn > 0 else g
+        clean, gn = g, 0.0
         if a.noise > 0:
             gn = gdref.norm(g)
             g = [t + a.noise * gn / math.sqrt(D) * torch.randn(t.shape, generator=gen)
                  for t in g]
-        for t, gt in zip(params, g):
-            t.grad = torch.nan_to_num(gt.detach(), nan=0.0, posinf=0.0, neginf=0.0)
-        if a.clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, a.clip)
-        for grp in opt.param_groups:
-            grp["lr"] = lr_at(gr, a, step - 1)
+        lr = lr_at(gr, a, step - 1)
         before = [t.detach().clone() for t in params]
-        opt.step()
+        if manual:
+            gm, gv = {"both": (g, g), "m": (g, clean), "v": (clean, g)}[a.noise_into]
+            split_adam_step(params, M, V, gm, gv, lr, a.beta1, a.beta2, a.eps, step, a.v_from,
+                            (a.noise * float(gn)) ** 2 / D, F)
+        else:
+            for t, gt in zip(params, g):
+                t.grad = torch.nan_to_num(gt.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+            if a.clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, a.clip)
+            for grp in opt.param_groups:
+                grp["lr"] = lr
+            opt.step()
         with torch.no_grad():
             unorm += gdref.norm([t - b for t, b in zip(params, before)])
         if step % 50 == 0:

@@ -4,34 +4,76 @@
 # fine-tuning recipe (gd-reference's, as results/recall/gd/ft-es-scratch-N15/q32:
 # lr 0.0017 -> 0.0003 cosine over 3,000 steps, warm-up 100, Adam
 # 0.9/0.95, eps 1e-5, n 512, m 10, q 32), 1,500 steps, with ES's traits
-# added one at a time by adam-mimic.py:
-#   noise1.27-noclip  isotropic noise nu = 1.27 (a step's cosine with
-#                     -grad L^32 brought to ES's 0.20 at generation 750 of
-#                     ar-N15-es-end-both, from a GD batch's 0.325) and no
-#                     clip: ES's estimate, as ar-N15-es-end-both uses it
-#   noclip            no clip, no noise
-#   noise1.27         the noise, with GD's clip at norm 1
-#   noise0.6-noclip   half the noise (a step's cosine 0.28), no clip
+# added by adam-mimic.py as NAME says: its parts, joined by '-', are
+#   noiseNU   isotropic noise nu = NU; 1.27 brings a step's cosine with
+#             -grad L^32 to ES's 0.20 at generation 750 of
+#             ar-N15-es-end-both, from a GD batch's 0.325; 0.6 to 0.28
+#   noclip    no clip (GD clips at norm 1; ar-N15-es-end-both does not)
+#   sgd       SGD with momentum 0.9 instead of Adam, at lr 3.53 times the
+#             recipe's (0.006 -> 0.00106: its steps' length, about 0.02,
+#             is then Adam's); sgdLR: at peak LR, the end 0.3/1.7 of it.
+#             Under SGD the noise cannot raise the small coordinates'
+#             denominators, as it does Adam's second moment.
+#   intom     the noise enters Adam's first moment only (the second sees
+#             the clean gradient); intov: the second moment only
+#   vfloor    Adam's denominator takes its second moment less the noise's
+#             variance per coordinate, both averaged alike (kept at least
+#             the first moment's share of it, (1 - beta1)/(1 + beta1))
+#   vm        Adam's second moment takes the first moment squared
+#   lrxK      Adam's lr K times the recipe's (peak and end)
+#   seedN     the run's seed N (batches, seeds, noise) instead of 1
+#   b1B       Adam's beta1 B instead of 0.9 (0.99: the first moment
+#             averages the noise over about ten times as many steps)
+# The runs made (the default list): noise1.27-noclip (ES's estimate, as
+# ar-N15-es-end-both uses it), noclip, noise1.27, noise0.6-noclip; SGD:
+# sgd-noclip, sgd-noise1.27-noclip, sgd0.02-noclip,
+# sgd0.02-noise1.27-noclip, sgd0.06-noclip (diverges); the noise's two
+# paths into Adam: noise1.27-intom-noclip, noise1.27-intov-noclip(-seed2);
+# the floor taken out: noise1.27-vfloor-noclip(-seed2), vm-noclip; the
+# controls: noise1.27-lrx3-noclip, noclip-seed2, noise1.27-noclip-seed2;
+# beta1 0.99: b10.99-noclip, noise1.27-b10.99-noclip, and
+# noise1.27-b10.99-vfloor-noclip, stopped at step 500 by hand (its
+# train.log only): its steps had wrecked the model (batch success 0.03).
 # Each run goes to results/recall/scratch/mimic-N15/NAME: train.log, the
 # models every 250 steps as models/model-g<STEP>.safetensors with their
 # full-set evaluations (scripts/eval-snapshots), models/snapshots.csv, and
 # loss.csv (loss.py's L^32 at 500, 1,000, 1,500).  A run whose
-# snapshots.csv exists is skipped.  About 20 min per run on one core.
+# snapshots.csv exists is skipped.  3 to 20 min per run on one core (the
+# rate swings with what else runs).
 # Run from the repository root.
 set -euo pipefail
 S='results/recall/scratch/ar-N15-scratch-gd-recipe-q/q=32/model.safetensors'
 rec=(--q 32 --seeds 10 --batch 512 --lr 0.0017 --lr-end 0.0003 --lr-steps 3000
 	--schedule cosine --warmup 100 --beta2 0.95 --eps 1e-5 --steps 1500 --save-every 250)
 root=results/recall/scratch/mimic-N15
-[ $# -gt 0 ] || set -- noise1.27-noclip noclip noise1.27 noise0.6-noclip
+[ $# -gt 0 ] || set -- noise1.27-noclip noclip noise1.27 noise0.6-noclip \
+	sgd-noclip sgd-noise1.27-noclip sgd0.02-noclip sgd0.02-noise1.27-noclip sgd0.06-noclip \
+	noise1.27-intom-noclip noise1.27-intov-noclip noise1.27-intov-noclip-seed2 \
+	noise1.27-vfloor-noclip noise1.27-vfloor-noclip-seed2 vm-noclip \
+	noise1.27-lrx3-noclip noclip-seed2 noise1.27-noclip-seed2 \
+	b10.99-noclip noise1.27-b10.99-noclip
 for name in "$@"; do
-	case $name in
-	noise1.27-noclip) extra=(--clip 0 --noise 1.27) ;;
-	noclip) extra=(--clip 0) ;;
-	noise1.27) extra=(--clip 1 --noise 1.27) ;;
-	noise0.6-noclip) extra=(--clip 0 --noise 0.6) ;;
-	*) echo "mimic.sh: unknown run $name" >&2; exit 2 ;;
-	esac
+	extra=(--clip 1)
+	for part in ${name//-/ }; do
+		case $part in
+		noise[0-9]*) extra+=(--noise "${part#noise}") ;;
+		noclip) extra+=(--clip 0) ;;
+		intom | intov) extra+=(--noise-into "${part#into}") ;;
+		vfloor) extra+=(--v-from g-floor) ;;
+		vm) extra+=(--v-from m) ;;
+		seed[0-9]*) extra+=(--seed "${part#seed}") ;;
+		b1[0-9]*) extra+=(--beta1 "${part#b1}") ;;
+		lrx[0-9]*)
+			k=${part#lrx}
+			extra+=(--lr "$(awk "BEGIN { print 0.0017 * $k }")"
+				--lr-end "$(awk "BEGIN { print 0.0003 * $k }")") ;;
+		sgd) extra+=(--optimizer sgd --lr 0.006 --lr-end 0.00106) ;;
+		sgd[0-9]*)
+			lr=${part#sgd}
+			extra+=(--optimizer sgd --lr "$lr" --lr-end "$(awk "BEGIN { print $lr * 0.3 / 1.7 }")") ;;
+		*) echo "mimic.sh: unknown part $part of $name" >&2; exit 2 ;;
+		esac
+	done
 	d=$root/$name
 	[ -f "$d/models/snapshots.csv" ] && continue
 	mkdir -p "$d/models"
