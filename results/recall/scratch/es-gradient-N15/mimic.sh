@@ -31,6 +31,7 @@
 # paths into Adam: noise1.27-intom-noclip, noise1.27-intov-noclip(-seed2);
 # the floor taken out: noise1.27-vfloor-noclip(-seed2), vm-noclip; the
 # controls: noise1.27-lrx3-noclip, noclip-seed2, noise1.27-noclip-seed2;
+# less noise: noise0.3-noclip, noise0.15-noclip;
 # beta1 0.99: b10.99-noclip, noise1.27-b10.99-noclip, and
 # noise1.27-b10.99-vfloor-noclip, stopped at step 500 by hand (its
 # train.log only): its steps had wrecked the model (batch success 0.03).
@@ -51,7 +52,7 @@ root=results/recall/scratch/mimic-N15
 	noise1.27-intom-noclip noise1.27-intov-noclip noise1.27-intov-noclip-seed2 \
 	noise1.27-vfloor-noclip noise1.27-vfloor-noclip-seed2 vm-noclip \
 	noise1.27-lrx3-noclip noclip-seed2 noise1.27-noclip-seed2 \
-	b10.99-noclip noise1.27-b10.99-noclip
+	noise0.3-noclip noise0.15-noclip b10.99-noclip noise1.27-b10.99-noclip
 for name in "$@"; do
 	extra=(--clip 1)
 	for part in ${name//-/ }; do
