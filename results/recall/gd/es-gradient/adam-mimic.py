@@ -23,7 +23,8 @@ into Adam's first moment only (its second moment sees the clean g); v, the
 second moment only (the steps' direction is the clean g's).  --v-from
 changes what the second moment averages: g-floor, g² less the added
 noise's known variance per coordinate (averaged alike, the difference
-kept at least 1/19 of that average); m, the first moment squared.  With
+kept at least (1 - β1)/(1 + β1) of that average, 1/19 at β1 = 0.9); m,
+the first moment squared.  With
 either option Adam is written out (split_adam_step), the formula of
 PyTorch's 1.13, which it matches bit for bit with neither change.  The
 noise NU = 1.6 brings a step's cosine with the reference gradient from
@@ -66,8 +67,9 @@ def split_adam_step(params, M, V, gm, gv, lr, b1, b2, eps, t, v_from="g", floor=
     """One Adam step (t from 1) whose first moment M takes gm and second
     moment V takes gv² (v_from "g"; with gm = gv it is PyTorch's Adam
     without weight decay, operation for operation), or the bias-corrected
-    first moment squared ("m"), or as randes's es.adam_noise_floor
-    ("g-floor"): F[0] = b2·F[0] + (1 - b2)·floor, and the denominator
+    first moment squared ("m"), or ("g-floor", the form randes had as
+    es.adam_noise_floor in commit 1ba4c32 only) F[0] = b2·F[0] + (1 -
+    b2)·floor, and the denominator
     takes v/bc2 - F[0]/bc2, kept at least the first moment's share of
     F[0]/bc2, (1 - b1)/(1 + b1)."""
     keep = (1 - b1) / (1 + b1)
