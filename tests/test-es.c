@@ -647,9 +647,11 @@ START_TEST(es_grad_pgpe_naive)
 		noise_of(42, 2, (uint32_t)k, eps[k], 3);
 	/* gμ_i = σ Σ_k w_k ε_k,i / 6: its noise has variance σ² Σ_k w_k² / 36
 	 * on each of the 3 coordinates */
-	for (int k = 0; k < 3; k++)
-		wsq += (double)(fit[2 * k] - fit[2 * k + 1]) *
-		       (fit[2 * k] - fit[2 * k + 1]);
+	for (int k = 0; k < 3; k++) {
+		double w = (double)fit[2 * k] - fit[2 * k + 1];
+
+		wsq += w * w;
+	}
 	ck_assert_msg(close_rel(st.grad_noise_norm,
 				sqrt(3 * sig0 * sig0 * wsq) / 6, 1e-6),
 		      "%.17g", st.grad_noise_norm);

@@ -88,9 +88,9 @@ static void metrics_line(char *buf, size_t len, uint32_t g,
 	json_num(f[8], 40, st->sigma_mean);
 	json_num(f[9], 40, lr);
 	json_num(f[10], 40, st->grad_norm);
-	json_num(f[11], 40, st->update_norm);
-	json_num(f[12], 40, evals_per_s);
-	json_num(f[13], 40, st->grad_noise_norm);
+	json_num(f[11], 40, st->grad_noise_norm);
+	json_num(f[12], 40, st->update_norm);
+	json_num(f[13], 40, evals_per_s);
 	snprintf(buf, len,
 		 "{\"g\": %" PRIu32 ", \"fitness_min\": %s, \"fitness_mean\": %s, "
 		 "\"fitness_max\": %s, \"nonfinite\": %zu, \"objective\": %s, "
@@ -104,7 +104,7 @@ static void metrics_line(char *buf, size_t len, uint32_t g,
 		 ", \"bytes_up\": %" PRIu64 ", \"theta_hash\": \"%016" PRIx64
 		 "\"}",
 		 g, f[0], f[1], f[2], st->n_nonfinite, f[3], f[4], f[5], f[6],
-		 f[7], f[8], f[9], f[10], f[13], f[11], f[12], t_gen, t_eval,
+		 f[7], f[8], f[9], f[10], f[11], f[12], f[13], t_gen, t_eval,
 		 t_comm, t_update, elapsed, bytes_down, bytes_up, theta_hash);
 }
 

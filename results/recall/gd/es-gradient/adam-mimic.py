@@ -145,7 +145,9 @@ def main():
          for k, v in gr.as_tensors(tensors).items()}
     params = [P[n] for n in names]
     D = sum(t.numel() for t in params)
-    if a.optimizer == "sgd":
+    if manual:
+        opt = None                                # split_adam_step is the optimiser
+    elif a.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=a.lr, momentum=a.momentum)
     else:
         opt = torch.optim.Adam(params, lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps)
