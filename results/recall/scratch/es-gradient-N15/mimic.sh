@@ -24,6 +24,10 @@
 #   seedN     the run's seed N (batches, seeds, noise) instead of 1
 #   b1B       Adam's beta1 B instead of 0.9 (0.99: the first moment
 #             averages the noise over about ten times as many steps)
+#   q8        objective q = 8 from ES's q = 8 model (the other half of
+#             the paper's pair; GD's recipe alone: PV 0.0012 / 0.00098 /
+#             0.00082 at 500 / 1,000 / 1,500, results/recall/gd/ft-es-scratch-N15/q8);
+#             loss.csv then holds L^8
 # The runs made (the default list): noise1.27-noclip (ES's estimate, as
 # ar-N15-es-end-both uses it), noclip, noise1.27, noise0.6-noclip; SGD:
 # sgd-noclip, sgd-noise1.27-noclip, sgd0.02-noclip,
@@ -32,6 +36,8 @@
 # the floor taken out: noise1.27-vfloor-noclip(-seed2), vm-noclip; the
 # controls: noise1.27-lrx3-noclip, noclip-seed2, noise1.27-noclip-seed2;
 # less noise: noise0.3-noclip, noise0.15-noclip;
+# q = 8: q8-noclip, q8-noise1.27-noclip, q8-noise0.3-noclip,
+# q8-noise0.15-noclip(-seed2), and beside them noise0.15-noclip-seed2;
 # beta1 0.99: b10.99-noclip, noise1.27-b10.99-noclip, and
 # noise1.27-b10.99-vfloor-noclip, stopped at step 500 by hand (its
 # train.log only): its steps had wrecked the model (batch success 0.03).
@@ -52,9 +58,12 @@ root=results/recall/scratch/mimic-N15
 	noise1.27-intom-noclip noise1.27-intov-noclip noise1.27-intov-noclip-seed2 \
 	noise1.27-vfloor-noclip noise1.27-vfloor-noclip-seed2 vm-noclip \
 	noise1.27-lrx3-noclip noclip-seed2 noise1.27-noclip-seed2 \
-	noise0.3-noclip noise0.15-noclip b10.99-noclip noise1.27-b10.99-noclip
+	noise0.3-noclip noise0.15-noclip b10.99-noclip noise1.27-b10.99-noclip \
+	q8-noclip q8-noise1.27-noclip q8-noise0.15-noclip \
+	q8-noise0.15-noclip-seed2 noise0.15-noclip-seed2 q8-noise0.3-noclip
 for name in "$@"; do
 	extra=(--clip 1)
+	start=$S q=32
 	for part in ${name//-/ }; do
 		case $part in
 		noise[0-9]*) extra+=(--noise "${part#noise}") ;;
@@ -63,6 +72,7 @@ for name in "$@"; do
 		vfloor) extra+=(--v-from g-floor) ;;
 		vm) extra+=(--v-from m) ;;
 		seed[0-9]*) extra+=(--seed "${part#seed}") ;;
+		q8) start=${S/q=32/q=8} q=8 extra+=(--q 8) ;;
 		b1[0-9]*) extra+=(--beta1 "${part#b1}") ;;
 		lrx[0-9]*)
 			k=${part#lrx}
@@ -78,13 +88,13 @@ for name in "$@"; do
 	d=$root/$name
 	[ -f "$d/models/snapshots.csv" ] && continue
 	mkdir -p "$d/models"
-	/usr/bin/python3 results/recall/gd/es-gradient/adam-mimic.py "$S" "$d/m.safetensors" \
+	/usr/bin/python3 results/recall/gd/es-gradient/adam-mimic.py "$start" "$d/m.safetensors" \
 		"${rec[@]}" "${extra[@]}" > "$d/train.log" 2>&1
 	for g in 250 500 750 1000 1250; do
 		mv "$d/m-$g.safetensors" "$d/models/model-g$g.safetensors"
 	done
 	mv "$d/m.safetensors" "$d/models/model-g1500.safetensors"
 	scripts/eval-snapshots "$d" --set eval.max_inputs=0
-	/usr/bin/python3 results/recall/scratch/es-gradient-N15/loss.py --q 32 \
+	/usr/bin/python3 results/recall/scratch/es-gradient-N15/loss.py --q "$q" \
 		"$d"/models/model-g{500,1000,1500}.safetensors > "$d/loss.csv"
 done
