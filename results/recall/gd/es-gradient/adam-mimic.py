@@ -79,9 +79,10 @@ def split_adam_step(params, M, V, gm, gv, lr, b1, b2, eps, t, v_from="g", floor=
     if v_from == "g-floor":
         F[0] = b2 * F[0] + (1 - b2) * floor
     with torch.no_grad():
-        for p, m, v, x, y in zip(params, M, V, gm, gv):
-            x = torch.nan_to_num(x.detach(), nan=0.0, posinf=0.0, neginf=0.0)
-            y = torch.nan_to_num(y.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+        for p, m, v, xr, yr in zip(params, M, V, gm, gv):
+            x = torch.nan_to_num(xr.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+            y = x if yr is xr else torch.nan_to_num(yr.detach(), nan=0.0, posinf=0.0,
+                                                    neginf=0.0)
             m.mul_(b1).add_(x, alpha=1 - b1)
             if v_from == "m":
                 y = m / bc1

@@ -49,9 +49,10 @@
 # rate swings with what else runs).
 # Run from the repository root.
 set -euo pipefail
-S='results/recall/scratch/ar-N15-scratch-gd-recipe-q/q=32/model.safetensors'
-rec=(--q 32 --seeds 10 --batch 512 --lr 0.0017 --lr-end 0.0003 --lr-steps 3000
-	--schedule cosine --warmup 100 --beta2 0.95 --eps 1e-5 --steps 1500 --save-every 250)
+starts=results/recall/scratch/ar-N15-scratch-gd-recipe-q    # q=32/, q=8/
+lr=0.0017 lr_end=0.0003
+rec=(--seeds 10 --batch 512 --lr-steps 3000 --schedule cosine --warmup 100
+	--beta2 0.95 --eps 1e-5 --steps 1500 --save-every 250)
 root=results/recall/scratch/mimic-N15
 [ $# -gt 0 ] || set -- noise1.27-noclip noclip noise1.27 noise0.6-noclip \
 	sgd-noclip sgd-noise1.27-noclip sgd0.02-noclip sgd0.02-noise1.27-noclip sgd0.06-noclip \
@@ -62,29 +63,29 @@ root=results/recall/scratch/mimic-N15
 	q8-noclip q8-noise1.27-noclip q8-noise0.15-noclip \
 	q8-noise0.15-noclip-seed2 noise0.15-noclip-seed2 q8-noise0.3-noclip
 for name in "$@"; do
-	extra=(--clip 1)
-	start=$S q=32
+	q=32 clip=1 peak=$lr end=$lr_end extra=()
 	for part in ${name//-/ }; do
 		case $part in
 		noise[0-9]*) extra+=(--noise "${part#noise}") ;;
-		noclip) extra+=(--clip 0) ;;
+		noclip) clip=0 ;;
 		intom | intov) extra+=(--noise-into "${part#into}") ;;
 		vfloor) extra+=(--v-from g-floor) ;;
 		vm) extra+=(--v-from m) ;;
 		seed[0-9]*) extra+=(--seed "${part#seed}") ;;
-		q8) start=${S/q=32/q=8} q=8 extra+=(--q 8) ;;
+		q8) q=8 ;;
 		b1[0-9]*) extra+=(--beta1 "${part#b1}") ;;
 		lrx[0-9]*)
 			k=${part#lrx}
-			extra+=(--lr "$(awk "BEGIN { print 0.0017 * $k }")"
-				--lr-end "$(awk "BEGIN { print 0.0003 * $k }")") ;;
-		sgd) extra+=(--optimizer sgd --lr 0.006 --lr-end 0.00106) ;;
+			peak=$(awk "BEGIN { print $lr * $k }") end=$(awk "BEGIN { print $lr_end * $k }") ;;
+		sgd) extra+=(--optimizer sgd) peak=0.006 end=0.00106 ;;
 		sgd[0-9]*)
-			lr=${part#sgd}
-			extra+=(--optimizer sgd --lr "$lr" --lr-end "$(awk "BEGIN { print $lr * 0.3 / 1.7 }")") ;;
+			peak=${part#sgd}
+			extra+=(--optimizer sgd) end=$(awk "BEGIN { print $peak * $lr_end / $lr }") ;;
 		*) echo "mimic.sh: unknown part $part of $name" >&2; exit 2 ;;
 		esac
 	done
+	start=$starts/q=$q/model.safetensors
+	extra+=(--q "$q" --clip "$clip" --lr "$peak" --lr-end "$end")
 	d=$root/$name
 	[ -f "$d/models/snapshots.csv" ] && continue
 	mkdir -p "$d/models"
